@@ -1,0 +1,131 @@
+/**
+ * One class per failure. Every error has a stable `code` (for programs), a `name` (for
+ * people reading logs) and, where another error caused it, `cause`.
+ *
+ * @example
+ * try { await store.apply(id, delta) } catch (e) {
+ *   if (e instanceof SessionNotFoundError) { ... }            // or: e.code === 'SESSION_NOT_FOUND'
+ * }
+ */
+export abstract class SessionMeshError extends Error {
+  abstract readonly code: string
+  /** The HTTP status an adapter answers with when this error escapes a request. */
+  readonly status: number = 500
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+  }
+}
+
+/** The session was destroyed (or never existed) when a change was applied: nothing is written. */
+export class SessionNotFoundError extends SessionMeshError {
+  readonly code = 'SESSION_NOT_FOUND'
+  constructor(readonly sessionId: string) {
+    super(`session ${redactId(sessionId)} does not exist (destroyed or expired)`)
+  }
+}
+
+/** `create` or `changeId` hit an id that is already taken. */
+export class SessionExistsError extends SessionMeshError {
+  readonly code = 'SESSION_EXISTS'
+  constructor(readonly sessionId: string) {
+    super(`session ${redactId(sessionId)} already exists`)
+  }
+}
+
+/** A save was based on a version that is no longer current (set-if-version). */
+export class VersionConflictError extends SessionMeshError {
+  readonly code = 'VERSION_CONFLICT'
+  override readonly status = 409
+  constructor(
+    readonly sessionId: string,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`session ${redactId(sessionId)} is at version ${actual}, not ${expected}`)
+  }
+}
+
+/** A save carried a fencing token older than one the store has already seen. */
+export class StaleFenceError extends SessionMeshError {
+  readonly code = 'STALE_FENCE'
+  override readonly status = 409
+  constructor(
+    readonly sessionId: string,
+    readonly fence: number,
+    readonly current: number,
+  ) {
+    super(`session ${redactId(sessionId)}: fence ${fence} is older than ${current}`)
+  }
+}
+
+/** A session grew past `maxSize` bytes; the change that did it is not applied. */
+export class SessionTooLargeError extends SessionMeshError {
+  readonly code = 'SESSION_TOO_LARGE'
+  override readonly status = 413
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(`session data would be ${size} bytes, over the limit of ${limit}`)
+  }
+}
+
+/** An attribute name or value that cannot be stored (not JSON-serialisable, too long a name...). */
+export class InvalidAttributeError extends SessionMeshError {
+  readonly code = 'INVALID_ATTRIBUTE'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}
+
+/** The store could not be reached or failed; requests answer 503 by default (`onStoreError`). */
+export class StoreUnavailableError extends SessionMeshError {
+  readonly code = 'STORE_UNAVAILABLE'
+  override readonly status = 503
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}
+
+/** Options that cannot work (no secret, a timeout that is not a duration, ...). */
+export class ConfigurationError extends SessionMeshError {
+  readonly code = 'CONFIGURATION'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}
+
+/** An optional peer dependency (a store's client library) is not installed. */
+export class MissingDependencyError extends SessionMeshError {
+  readonly code = 'MISSING_DEPENDENCY'
+  constructor(
+    readonly packageName: string,
+    readonly feature: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${feature} needs the package "${packageName}": npm install ${packageName}`, options)
+  }
+}
+
+/** Stored data could not be decrypted or decoded (wrong key, tampered at rest). */
+export class SessionDataError extends SessionMeshError {
+  readonly code = 'SESSION_DATA'
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+  }
+}
+
+/** The session was used after `destroy()` in the same request. */
+export class SessionDestroyedError extends SessionMeshError {
+  readonly code = 'SESSION_DESTROYED'
+  constructor() {
+    super('this session was destroyed during the request')
+  }
+}
+
+/** Session ids are bearer credentials: logs see only a prefix. */
+export function redactId(id: string): string {
+  return id.length > 6 ? `${id.slice(0, 6)}…` : '…'
+}

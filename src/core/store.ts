@@ -1,0 +1,106 @@
+/**
+ * The session store contract. Small on purpose: every method is ONE atomic operation on
+ * the store, so a store backed by Redis is one Lua script per call and a store backed by
+ * SQLite is one transaction per call.
+ *
+ * Attribute values reach the store already encoded (JSON, optionally encrypted): a store
+ * never parses them. Times are epoch milliseconds.
+ */
+
+/** What a store keeps for one session. */
+export interface StoredSession {
+  id: string
+  /** Encoded attribute values by name. Names may be anything, `__proto__` included. */
+  attributes: Map<string, string>
+  createdAt: number
+  lastAccessedAt: number
+  /** When the current id was issued (creation, regenerate or renewal). */
+  idIssuedAt: number
+  idleTimeoutMs: number
+  absoluteTimeoutMs: number
+  /** min(lastAccessedAt + idle, createdAt + absolute); the store may drop the session after it. */
+  expiresAt: number
+  principal: string | null
+  /** Rises by one on every applied delta; starts at 1. */
+  version: number
+  /** The highest fencing token a save has carried; 0 when none has. */
+  fence: number
+}
+
+/** A change to one attribute. Later atomic operations extend this union. */
+export type AttributeChange = { op: 'set'; value: string } | { op: 'delete' }
+
+/** Everything one save changes; nothing else in the session is touched. */
+export interface SessionDelta {
+  attributes: Map<string, AttributeChange>
+  /** Present when the principal changed (null clears it). */
+  principal?: string | null
+  lastAccessedAt: number
+  expiresAt: number
+}
+
+/** Conditions a store checks atomically before applying a delta. */
+export interface ApplyConditions {
+  /** Apply only if the stored version equals this (compare-and-set). */
+  expectedVersion?: number
+  /** A fencing token: refused if lower than the stored fence, else stored as the new fence. */
+  fence?: number
+}
+
+export interface ApplyResult {
+  version: number
+}
+
+export interface ScanPage {
+  sessions: StoredSession[]
+  /** Pass back to get the next page; null when the scan is complete. */
+  cursor: string | null
+}
+
+/** The session store interface. Implementations `satisfies SessionStore`. */
+export interface SessionStore {
+  /** A short name for logs and metrics, e.g. `memory`, `sqlite`. */
+  readonly kind: string
+  /** One atomic read. Returns null if absent or past `expiresAt` at `now`. */
+  load(id: string, now: number): Promise<StoredSession | null>
+  /** Atomically insert a new session; SessionExistsError if the id is taken. */
+  create(session: StoredSession): Promise<void>
+  /**
+   * Atomically apply a delta: refuses (SessionNotFoundError) if the session does not exist
+   * or has expired, so a destroyed session is never resurrected; checks the conditions
+   * (VersionConflictError, StaleFenceError); bumps the version.
+   */
+  apply(id: string, delta: SessionDelta, conditions?: ApplyConditions): Promise<ApplyResult>
+  /** Atomically record an access; false (and no write) if the session does not exist. */
+  touch(id: string, lastAccessedAt: number, expiresAt: number): Promise<boolean>
+  /** Atomically remove the session and its attributes; false if it did not exist. */
+  destroy(id: string): Promise<boolean>
+  /**
+   * Atomically move a session to a new id (attributes, principal, version kept; idIssuedAt
+   * set to `now`). False if `oldId` does not exist; SessionExistsError if `newId` does.
+   */
+  changeId(oldId: string, newId: string, now: number): Promise<boolean>
+  /** Ids of the live sessions whose principal is `principal`. */
+  findByPrincipal(principal: string, now: number): Promise<string[]>
+  /** Page through live sessions in a stable order. */
+  scan(options: { cursor?: string | null; limit: number; now: number }): Promise<ScanPage>
+  /**
+   * Atomically delete sessions past `expiresAt` and return their ids. Each expired id is
+   * returned by exactly one sweep, even with several processes sweeping one store.
+   */
+  sweep(now: number, limit?: number): Promise<Array<{ id: string; principal: string | null }>>
+  /** Number of live sessions (approximate is acceptable for big stores). */
+  count(now: number): Promise<number>
+  /** Release connections and timers. */
+  close(): Promise<void>
+}
+
+/** Shared helper: the expiry rule every store and the manager agree on. */
+export function expiryOf(s: {
+  createdAt: number
+  lastAccessedAt: number
+  idleTimeoutMs: number
+  absoluteTimeoutMs: number
+}): number {
+  return Math.min(s.lastAccessedAt + s.idleTimeoutMs, s.createdAt + s.absoluteTimeoutMs)
+}
