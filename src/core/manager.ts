@@ -1,0 +1,300 @@
+import { type AttributeCodec, encryptedCodec, jsonCodec } from './codec.js'
+import { type CookieOptions, SessionCookie } from './cookies.js'
+import { type Duration, toMs } from './duration.js'
+import { ConfigurationError, SessionMeshError, StoreUnavailableError } from './errors.js'
+import { SessionEvents } from './events.js'
+import { isSessionId, newSessionId, TokenSigner } from './ids.js'
+import { RequestSession, type RequestInfo } from './request.js'
+import { blankRecord, Session, type SessionRuntime } from './session.js'
+import type { SessionStore } from './store.js'
+import { expiryOf } from './store.js'
+import { memoryStore } from '../stores/memory/index.js'
+
+export interface TokenHeaderOptions {
+  /** Request header carrying the signed token. Default `authorization` (as `Bearer <token>`). */
+  name?: string
+  /** Response header that carries a new or changed token. Default: `name`, or `x-session-token` for authorization. */
+  responseName?: string
+}
+
+export type StoreErrorPolicy = 'fail' | 'continue'
+
+export interface SessionsOptions {
+  /** Where sessions live. Default `memoryStore()` (one process only). */
+  store?: SessionStore
+  /**
+   * HMAC keys for the cookie signature, each at least 32 bytes. The first signs, every one
+   * verifies: put a new key first to rotate, drop the old one once its cookies have aged out.
+   */
+  secret: string | Uint8Array | ReadonlyArray<string | Uint8Array>
+  /** Expire after this long without a request. Default `30m`. */
+  idleTimeout?: Duration
+  /** Expire this long after creation whatever the activity (OWASP). Default `12h`. */
+  absoluteTimeout?: Duration
+  /** Give the session a fresh id once its id is this old (OWASP periodic renewal). Default off. */
+  renewAfter?: Duration | false
+  /**
+   * Write the last-access time of an otherwise unchanged session at most this often, so
+   * read-only traffic does not write on every request. Default 1 minute, or a quarter of
+   * the idle timeout if that is shorter. A session may therefore idle-expire up to this much
+   * earlier than `idleTimeout` after its last unwritten access.
+   */
+  touchInterval?: Duration
+  /** Most bytes of attribute names and stored values per session. Default 64 KiB. */
+  maxSize?: number
+  /** Cookie settings, or `false` for header tokens only. */
+  cookie?: CookieOptions | false
+  /** Accept the signed token from a request header too (API clients). Default off. */
+  header?: TokenHeaderOptions | boolean
+  /** Believe `X-Forwarded-Proto` for deciding Secure. Only behind a proxy you control. Default false. */
+  trustProxy?: boolean
+  /** AES-256-GCM encryption of attribute values at rest; the first key seals, all open. */
+  encryption?: { keys: ReadonlyArray<string | Uint8Array> }
+  /**
+   * When the store cannot be reached: `fail` (default) answers 503 with a clear message;
+   * `continue` runs the handler with an empty session that is not saved; a function decides per error.
+   */
+  onStoreError?: StoreErrorPolicy | ((error: StoreUnavailableError) => StoreErrorPolicy)
+  /** How often this instance sweeps expired sessions (and emits `expired`). Default `1m`; `false` never. */
+  sweepInterval?: Duration | false
+  /** The clock, for tests. Default `Date.now`. */
+  now?: () => number
+}
+
+/** A session as seen outside a request (admin tools, "your devices" pages). */
+export type SessionInfo = Session
+
+/**
+ * Creates the session manager: shared by every adapter, and the place for operations that
+ * are not tied to one request (revoke, list, sweep).
+ *
+ * @example
+ * const sessions = createSessions({
+ *   store: sqliteStore({ path: 'sessions.db' }),
+ *   secret: [process.env.SESSION_SECRET!],
+ *   idleTimeout: '30m', absoluteTimeout: '12h',
+ * })
+ * app.use(session(sessions))
+ */
+export function createSessions(options: SessionsOptions): Sessions {
+  return new Sessions(options)
+}
+
+export class Sessions {
+  readonly events = new SessionEvents()
+  readonly store: SessionStore
+  /** @internal */ readonly cookie: SessionCookie | null
+  /** @internal */ readonly header: { name: string; bearer: boolean; responseName: string } | null
+  /** @internal */ readonly signer: TokenSigner
+  /** @internal */ readonly trustProxy: boolean
+  /** @internal */ readonly renewAfterMs: number | null
+  readonly #rt: SessionRuntime
+  readonly #onStoreError: NonNullable<SessionsOptions['onStoreError']>
+  #sweeper: NodeJS.Timeout | null = null
+  #sweeping = false
+
+  constructor(options: SessionsOptions) {
+    const secrets = (Array.isArray(options.secret) ? options.secret : [options.secret]) as Array<string | Uint8Array>
+    if (secrets.length === 0 || secrets.some((s) => !s || Buffer.byteLength(s as string) < 32)) {
+      throw new ConfigurationError('secret: give one or more keys of at least 32 bytes (e.g. 32 random bytes, base64)')
+    }
+    this.signer = new TokenSigner(secrets)
+    this.store = guardStore(options.store ?? memoryStore())
+    const idleTimeoutMs = toMs(options.idleTimeout ?? '30m', 'idleTimeout')
+    const absoluteTimeoutMs = toMs(options.absoluteTimeout ?? '12h', 'absoluteTimeout')
+    const touchIntervalMs =
+      options.touchInterval === undefined ? Math.min(60_000, idleTimeoutMs / 4) : toMs(options.touchInterval, 'touchInterval')
+    const codec: AttributeCodec = options.encryption ? encryptedCodec(options.encryption.keys) : jsonCodec()
+    this.#rt = {
+      store: this.store,
+      codec,
+      events: this.events,
+      idleTimeoutMs,
+      absoluteTimeoutMs,
+      touchIntervalMs,
+      maxSize: options.maxSize ?? 64 * 1024,
+      newId: newSessionId,
+      now: options.now ?? Date.now,
+    }
+    this.cookie = options.cookie === false ? null : new SessionCookie(options.cookie)
+    const header = options.header === true ? {} : options.header || null
+    if (header) {
+      const name = (header.name ?? 'authorization').toLowerCase()
+      const bearer = name === 'authorization'
+      this.header = { name, bearer, responseName: (header.responseName ?? (bearer ? 'x-session-token' : name)).toLowerCase() }
+    } else {
+      this.header = null
+    }
+    if (!this.cookie && !this.header) throw new ConfigurationError('with cookie: false, enable header tokens (header: true)')
+    this.trustProxy = options.trustProxy ?? false
+    this.renewAfterMs = options.renewAfter ? toMs(options.renewAfter, 'renewAfter') : null
+    this.#onStoreError = options.onStoreError ?? 'fail'
+    const sweep = options.sweepInterval ?? '1m'
+    if (sweep !== false) {
+      this.#sweeper = setInterval(() => void this.sweep(), toMs(sweep, 'sweepInterval'))
+      this.#sweeper.unref()
+    }
+  }
+
+  /** @internal The clock. */
+  now(): number {
+    return this.#rt.now()
+  }
+
+  /**
+   * Starts a request: finds the token (cookie or header), verifies it, loads the session.
+   * Adapters call this; throws StoreUnavailableError only when the policy says `fail`.
+   */
+  async open(info: RequestInfo): Promise<RequestSession> {
+    const presented = this.#presentedToken(info)
+    const verified = presented ? this.signer.verify(presented.token) : null
+    const now = this.#rt.now()
+    let session: Session | null = null
+    if (verified) {
+      try {
+        const record = await this.store.load(verified.id, now)
+        if (record && expiryOf(record) > now) session = new Session(this.#rt, record, true)
+      } catch (e) {
+        if (!(e instanceof StoreUnavailableError) || this.#policy(e) === 'fail') throw e
+        this.events.reportError(e)
+        return new RequestSession(this, this.#blank(now), info, presented?.from ?? null, null, false, true)
+      }
+    }
+    return new RequestSession(
+      this,
+      session ?? this.#blank(now),
+      info,
+      presented?.from ?? null,
+      session ? verified!.id : null,
+      Boolean(session && verified!.rotated),
+      false,
+    )
+  }
+
+  /** A session by id outside a request (null if absent or expired). Save changes with `save()`. */
+  async get(id: string): Promise<Session | null> {
+    if (!isSessionId(id)) return null
+    const now = this.#rt.now()
+    const record = await this.store.load(id, now)
+    return record && expiryOf(record) > now ? new Session(this.#rt, record, true) : null
+  }
+
+  /** The live sessions of one user. */
+  async findByPrincipal(principal: string): Promise<Session[]> {
+    const ids = await this.store.findByPrincipal(principal, this.#rt.now())
+    const found = await Promise.all(ids.map((id) => this.get(id)))
+    return found.filter((s): s is Session => s !== null)
+  }
+
+  /** Destroys one session by id; true if it existed. */
+  async destroy(id: string, reason: 'destroy' | 'revoked' = 'destroy'): Promise<boolean> {
+    const session = await this.get(id)
+    if (!(await this.store.destroy(id))) return false
+    this.events.emit('destroyed', { id, principal: session?.principal ?? null, at: this.#rt.now(), reason })
+    return true
+  }
+
+  /** "Log out everywhere": destroys every session of `principal`; returns how many. */
+  async revokePrincipal(principal: string): Promise<number> {
+    const ids = await this.store.findByPrincipal(principal, this.#rt.now())
+    let n = 0
+    for (const id of ids) {
+      if (await this.store.destroy(id)) {
+        n++
+        this.events.emit('destroyed', { id, principal, at: this.#rt.now(), reason: 'revoked' })
+      }
+    }
+    return n
+  }
+
+  /** Removes expired sessions now and emits `expired` for each (the timer does this every `sweepInterval`). */
+  async sweep(): Promise<number> {
+    if (this.#sweeping) return 0
+    this.#sweeping = true
+    let total = 0
+    try {
+      for (;;) {
+        const at = this.#rt.now()
+        const batch = await this.store.sweep(at, 500)
+        for (const e of batch) this.events.emit('expired', { id: e.id, principal: e.principal, at })
+        total += batch.length
+        if (batch.length < 500) return total
+      }
+    } catch (e) {
+      this.events.reportError(e as Error)
+      return total
+    } finally {
+      this.#sweeping = false
+    }
+  }
+
+  /** Stops the sweeper and closes the store. */
+  async close(): Promise<void> {
+    if (this.#sweeper) clearInterval(this.#sweeper)
+    this.#sweeper = null
+    await this.store.close()
+  }
+
+  /** @internal */
+  newBlankSession(): Session {
+    return this.#blank(this.#rt.now())
+  }
+
+  #blank(now: number): Session {
+    return new Session(this.#rt, blankRecord(this.#rt, newSessionId(), now), false)
+  }
+
+  #policy(error: StoreUnavailableError): StoreErrorPolicy {
+    const p = this.#onStoreError
+    return typeof p === 'function' ? p(error) : p
+  }
+
+  #presentedToken(info: RequestInfo): { token: string; from: 'cookie' | 'header' } | null {
+    if (this.header) {
+      const raw = info.header(this.header.name)
+      if (raw) {
+        const token = this.header.bearer ? (/^Bearer ([^\s]{1,200})$/i.exec(raw.trim())?.[1] ?? '') : raw.trim()
+        if (token) return { token, from: 'header' }
+      }
+    }
+    if (this.cookie) {
+      const token = this.cookie.read(info.header('cookie'))
+      if (token) return { token, from: 'cookie' }
+    }
+    return null
+  }
+}
+
+/**
+ * Stores throw whatever their client throws; callers see StoreUnavailableError for
+ * infrastructure failures and our own typed errors unchanged.
+ */
+function guardStore(store: SessionStore): SessionStore {
+  const wrap =
+    <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args)
+      } catch (e) {
+        if (e instanceof SessionMeshError) throw e
+        throw new StoreUnavailableError(`session store (${store.kind}) failed in ${name}: ${(e as Error)?.message ?? e}`, {
+          cause: e,
+        })
+      }
+    }
+  return {
+    kind: store.kind,
+    load: wrap('load', store.load.bind(store)),
+    create: wrap('create', store.create.bind(store)),
+    apply: wrap('apply', store.apply.bind(store)),
+    touch: wrap('touch', store.touch.bind(store)),
+    destroy: wrap('destroy', store.destroy.bind(store)),
+    changeId: wrap('changeId', store.changeId.bind(store)),
+    findByPrincipal: wrap('findByPrincipal', store.findByPrincipal.bind(store)),
+    scan: wrap('scan', store.scan.bind(store)),
+    sweep: wrap('sweep', store.sweep.bind(store)),
+    count: wrap('count', store.count.bind(store)),
+    close: store.close.bind(store),
+  }
+}
+

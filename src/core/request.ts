@@ -1,0 +1,82 @@
+import { SessionNotFoundError } from './errors.js'
+import type { Sessions } from './manager.js'
+import type { Session } from './session.js'
+import { type SessionView, sessionView } from './view.js'
+
+/** What an adapter tells the core about a request. */
+export interface RequestInfo {
+  /** A request header by lower-case name. */
+  header(name: string): string | undefined
+  /** The connection itself is TLS. */
+  encrypted: boolean
+}
+
+/**
+ * One request's session lifecycle: opened before the handler, committed before the
+ * response is sent, then the headers to add (Set-Cookie or a token header).
+ */
+export class RequestSession {
+  readonly session: Session
+  #view: SessionView | undefined
+  #committed = false
+
+  constructor(
+    private readonly sessions: Sessions,
+    session: Session,
+    private readonly info: RequestInfo,
+    private readonly from: 'cookie' | 'header' | null,
+    private readonly presentedId: string | null,
+    private readonly rotated: boolean,
+    /** The store was down and the policy said continue: nothing is saved. */
+    readonly detached: boolean,
+  ) {
+    this.session = session
+  }
+
+  /** The session with express-session style property access (`view.user = u`). */
+  get view(): SessionView {
+    this.#view ??= sessionView(this.session)
+    return this.#view
+  }
+
+  /** Whether the request arrived over HTTPS (directly, or per X-Forwarded-Proto with trustProxy). */
+  get secure(): boolean {
+    if (this.info.encrypted) return true
+    if (!this.sessions.trustProxy) return false
+    const proto = this.info.header('x-forwarded-proto')
+    return proto?.split(',')[0]?.trim().toLowerCase() === 'https'
+  }
+
+  /** Saves what the request changed (once; later calls do nothing). Renews the id when it is due. */
+  async commit(): Promise<void> {
+    if (this.#committed || this.detached) return
+    this.#committed = true
+    const s = this.session
+    const renewAfter = this.sessions.renewAfterMs
+    try {
+      if (renewAfter !== null && !s.isNew && !s.destroyed && s.previousId === null && this.sessions.now() - s.idIssuedAt >= renewAfter) {
+        await s.renew()
+      }
+      await s.commit()
+    } catch (e) {
+      // Destroyed elsewhere meanwhile (revoked): the session stays dead and the cookie is cleared.
+      if (!(e instanceof SessionNotFoundError)) throw e
+    }
+  }
+
+  /** Headers the response must carry, as [name, value] pairs. */
+  responseHeaders(): Array<[string, string]> {
+    const s = this.session
+    if (this.detached) return []
+    const cookie = this.sessions.cookie
+    if (s.destroyed) {
+      return this.from === 'cookie' && cookie ? [['set-cookie', cookie.clear(this.secure)]] : []
+    }
+    if (s.isNew || (s.id === this.presentedId && !this.rotated)) return []
+    const token = this.sessions.signer.sign(s.id)
+    const header = this.sessions.header
+    if (header && (this.from === 'header' || !cookie)) return [[header.responseName, token]]
+    if (!cookie) return []
+    return [['set-cookie', cookie.write(token, this.secure, s.absoluteExpiresAt, this.sessions.now())]]
+  }
+}

@@ -1,0 +1,378 @@
+import type { AttributeCodec } from './codec.js'
+import { InvalidAttributeError, SessionDestroyedError, SessionNotFoundError, SessionTooLargeError } from './errors.js'
+import type { SessionEvents } from './events.js'
+import type { AttributeChange, SessionDelta, SessionStore, StoredSession } from './store.js'
+import { expiryOf } from './store.js'
+
+/** What a Session needs from its manager. */
+export interface SessionRuntime {
+  store: SessionStore
+  codec: AttributeCodec
+  events: SessionEvents
+  idleTimeoutMs: number
+  absoluteTimeoutMs: number
+  touchIntervalMs: number
+  maxSize: number
+  newId(): string
+  now(): number
+}
+
+export interface RegenerateOptions {
+  /** Keep the attributes (and principal) under the new id. Default true. */
+  keep?: boolean
+}
+
+type Callback = (err?: unknown) => void
+const MAX_NAME_LENGTH = 256
+
+/**
+ * One request's view of a session. Reads come from what was loaded; writes are recorded per
+ * attribute and sent to the store as one delta when the request commits (or on `save()`).
+ * Nothing is ever written as a whole-session blob.
+ *
+ * @example
+ * session.set('cart', ['sku-1'])
+ * session.get<string[]>('cart')
+ * await session.regenerate()     // new id, old one dead: fixation defence after login
+ */
+export class Session {
+  #rt: SessionRuntime
+  #record: StoredSession
+  #persisted: boolean
+  /** Decoded values handed out or set during this request, by name. */
+  #values = new Map<string, unknown>()
+  /** JSON of object values handed out, to notice in-place mutation at commit. */
+  #watched = new Map<string, string>()
+  #changes = new Map<string, AttributeChange>()
+  #principalChanged = false
+  #touchRequested = false
+  #destroyed = false
+  #idChangedFrom: string | null = null
+  /** Bytes of names + stored values; computed on the first write so reads never pay for it. */
+  #knownSize: number | null = null
+
+  constructor(rt: SessionRuntime, record: StoredSession, persisted: boolean) {
+    this.#rt = rt
+    this.#record = record
+    this.#persisted = persisted
+  }
+
+  /** The session id. Treat it as a credential: never log it. */
+  get id(): string {
+    return this.#record.id
+  }
+  /** True until the session is first saved to the store. */
+  get isNew(): boolean {
+    return !this.#persisted
+  }
+  get destroyed(): boolean {
+    return this.#destroyed
+  }
+  get createdAt(): number {
+    return this.#record.createdAt
+  }
+  get lastAccessedAt(): number {
+    return this.#record.lastAccessedAt
+  }
+  get expiresAt(): number {
+    return this.#record.expiresAt
+  }
+  /** createdAt + the absolute timeout: the session ends then whatever the activity. */
+  get absoluteExpiresAt(): number {
+    return this.#record.createdAt + this.#record.absoluteTimeoutMs
+  }
+  /** When the current id was issued (creation, regenerate or renewal). */
+  get idIssuedAt(): number {
+    return this.#record.idIssuedAt
+  }
+  get version(): number {
+    return this.#record.version
+  }
+  /** The user this session belongs to (indexed: `sessions.findByPrincipal`, `revokePrincipal`). */
+  get principal(): string | null {
+    return this.#record.principal
+  }
+  set principal(value: string | null) {
+    if (value !== null && (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH)) {
+      throw new InvalidAttributeError('principal must be a non-empty string of at most 256 characters, or null')
+    }
+    this.#assertUsable()
+    if (value === this.#record.principal) return
+    this.#record.principal = value
+    this.#principalChanged = true
+  }
+
+  /** The id this session had before `regenerate()` (or renewal) in this request, if any. */
+  get previousId(): string | null {
+    return this.#idChangedFrom
+  }
+
+  get<T = unknown>(name: string): T | undefined {
+    if (this.#values.has(name)) return this.#values.get(name) as T
+    const stored = this.#record.attributes.get(name)
+    if (stored === undefined) return undefined
+    const { value, json, stale } = this.#rt.codec.decode(name, stored)
+    this.#values.set(name, value)
+    if (typeof value === 'object' && value !== null) this.#watched.set(name, json)
+    // Sealed with an older key (or before encryption was on): reseal on the next save.
+    if (stale) this.#changes.set(name, { op: 'set', value: this.#rt.codec.encode(name, value).stored })
+    return value as T
+  }
+
+  has(name: string): boolean {
+    return this.#record.attributes.has(name)
+  }
+
+  keys(): string[] {
+    return [...this.#record.attributes.keys()]
+  }
+
+  /**
+   * Records a new value (undefined deletes). Throws InvalidAttributeError for values JSON
+   * cannot hold and SessionTooLargeError past `maxSize`; nothing is recorded then.
+   */
+  set(name: string, value: unknown): this {
+    checkName(name)
+    this.#assertUsable()
+    if (value === undefined) return this.delete(name)
+    const { stored, json } = this.#rt.codec.encode(name, value)
+    const previous = this.#record.attributes.get(name)
+    this.#resize(name, stored)
+    this.#record.attributes.set(name, stored)
+    this.#changes.set(name, { op: 'set', value: stored })
+    this.#values.set(name, value)
+    if (typeof value === 'object' && value !== null) this.#watched.set(name, json)
+    else this.#watched.delete(name)
+    return this
+  }
+
+  delete(name: string): this {
+    checkName(name)
+    this.#assertUsable()
+    this.#resize(name, undefined)
+    this.#record.attributes.delete(name)
+    this.#values.delete(name)
+    this.#watched.delete(name)
+    this.#changes.set(name, { op: 'delete' })
+    return this
+  }
+
+  /** Every attribute as a plain (null-prototype) object. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = Object.create(null)
+    for (const name of this.#record.attributes.keys()) out[name] = this.get(name)
+    return out
+  }
+
+  /** Ask for the last-access time to be written on commit even inside `touchInterval`. */
+  touch(): this {
+    this.#touchRequested = true
+    return this
+  }
+
+  /**
+   * Fixation defence: a fresh id; the old id stops working at once. Keeps attributes and
+   * principal by default (`{ keep: false }` starts empty). Callback or promise.
+   */
+  regenerate(options?: RegenerateOptions | Callback, callback?: Callback): Promise<void> {
+    const opts = typeof options === 'function' ? {} : (options ?? {})
+    const cb = typeof options === 'function' ? options : callback
+    return withCallback(this.#regenerate(opts.keep ?? true), cb)
+  }
+
+  /** Removes the session from the store now; the response clears the cookie. Callback or promise. */
+  destroy(callback?: Callback): Promise<void> {
+    return withCallback(this.#destroy(), callback)
+  }
+
+  /** Writes pending changes now instead of at the end of the request. Callback or promise. */
+  save(callback?: Callback): Promise<void> {
+    return withCallback(this.commit(), callback)
+  }
+
+  /** Drops pending changes and re-reads the session from the store. Callback or promise. */
+  reload(callback?: Callback): Promise<void> {
+    return withCallback(this.#reload(), callback)
+  }
+
+  /** @internal Writes what changed: nothing, a touch, a create or one delta. */
+  async commit(): Promise<void> {
+    if (this.#destroyed) return
+    this.#collectMutations()
+    const rt = this.#rt
+    const now = rt.now()
+    const hasChanges = this.#changes.size > 0 || this.#principalChanged
+    const r = this.#record
+    if (!this.#persisted) {
+      if (!hasChanges) return
+      r.lastAccessedAt = now
+      r.expiresAt = expiryOf(r)
+      await rt.store.create({ ...r, attributes: new Map(r.attributes) })
+      this.#persisted = true
+      this.#clearPending()
+      rt.events.emit('created', { id: r.id, principal: r.principal, at: now })
+      return
+    }
+    if (hasChanges) {
+      const delta: SessionDelta = {
+        attributes: this.#changes,
+        lastAccessedAt: now,
+        expiresAt: expiryOf({ ...r, lastAccessedAt: now }),
+      }
+      if (this.#principalChanged) delta.principal = r.principal
+      try {
+        const { version } = await rt.store.apply(r.id, delta)
+        r.version = version
+      } catch (e) {
+        // Destroyed elsewhere (logout everywhere) while this request ran: stay dead.
+        if (e instanceof SessionNotFoundError) this.#destroyed = true
+        throw e
+      }
+      r.lastAccessedAt = delta.lastAccessedAt
+      r.expiresAt = delta.expiresAt
+      this.#clearPending()
+      return
+    }
+    if (this.#touchRequested || now - r.lastAccessedAt >= rt.touchIntervalMs) {
+      const expiresAt = expiryOf({ ...r, lastAccessedAt: now })
+      if (await rt.store.touch(r.id, now, expiresAt)) {
+        r.lastAccessedAt = now
+        r.expiresAt = expiresAt
+      }
+      this.#touchRequested = false
+    }
+  }
+
+  /** @internal The id changes without the caller asking: periodic renewal. */
+  async renew(): Promise<void> {
+    await this.#regenerate(true)
+  }
+
+  async #regenerate(keep: boolean): Promise<void> {
+    this.#assertUsable()
+    const rt = this.#rt
+    const oldId = this.#record.id
+    const newId = rt.newId()
+    const now = rt.now()
+    const principal = this.#record.principal
+    if (keep) {
+      if (this.#persisted && !(await rt.store.changeId(oldId, newId, now))) this.#persisted = false
+      this.#record.id = newId
+      this.#record.idIssuedAt = now
+      if (!this.#persisted) {
+        // Nothing stored yet (or it vanished): everything we hold is pending for the new id.
+        for (const [name, stored] of this.#record.attributes) this.#changes.set(name, { op: 'set', value: stored })
+        if (principal !== null) this.#principalChanged = true
+      }
+    } else {
+      const wasPersisted = this.#persisted && (await rt.store.destroy(oldId))
+      this.#record = blankRecord(rt, newId, now)
+      this.#persisted = false
+      this.#values.clear()
+      this.#watched.clear()
+      this.#clearPending()
+      this.#knownSize = 0
+      if (wasPersisted) rt.events.emit('destroyed', { id: oldId, principal, at: now, reason: 'regenerate' })
+    }
+    this.#idChangedFrom ??= oldId
+    rt.events.emit('id-changed', { id: newId, previousId: oldId, principal: this.#record.principal, at: now })
+  }
+
+  async #destroy(): Promise<void> {
+    if (this.#destroyed) return
+    const rt = this.#rt
+    const existed = this.#persisted && (await rt.store.destroy(this.#record.id))
+    this.#destroyed = true
+    this.#clearPending()
+    if (existed) {
+      rt.events.emit('destroyed', { id: this.#record.id, principal: this.#record.principal, at: rt.now(), reason: 'destroy' })
+    }
+  }
+
+  async #reload(): Promise<void> {
+    this.#assertUsable()
+    const loaded = this.#persisted ? await this.#rt.store.load(this.#record.id, this.#rt.now()) : null
+    if (this.#persisted && !loaded) throw new SessionNotFoundError(this.#record.id)
+    if (loaded) this.#record = loaded
+    this.#values.clear()
+    this.#watched.clear()
+    this.#clearPending()
+    this.#knownSize = null
+  }
+
+  /** Accounts for `name` taking `stored` (undefined: removed); refuses to pass maxSize. */
+  #resize(name: string, stored: string | undefined): void {
+    const previous = this.#record.attributes.get(name)
+    const size =
+      (this.#knownSize ?? sizeOf(this.#record.attributes)) -
+      (previous === undefined ? 0 : entrySize(name, previous)) +
+      (stored === undefined ? 0 : entrySize(name, stored))
+    if (stored !== undefined && size > this.#rt.maxSize) throw new SessionTooLargeError(size, this.#rt.maxSize)
+    this.#knownSize = size
+  }
+
+  /** Object values handed out may have been changed in place (`req.session.cart.push(x)`). */
+  #collectMutations(): void {
+    for (const [name, json] of this.#watched) {
+      const value = this.#values.get(name)
+      const { stored, json: now } = this.#rt.codec.encode(name, value)
+      if (now === json) continue
+      this.#resize(name, stored)
+      this.#record.attributes.set(name, stored)
+      this.#changes.set(name, { op: 'set', value: stored })
+      this.#watched.set(name, now)
+    }
+  }
+
+  #clearPending(): void {
+    this.#changes = new Map()
+    this.#principalChanged = false
+  }
+
+  #assertUsable(): void {
+    if (this.#destroyed) throw new SessionDestroyedError()
+  }
+}
+
+export function blankRecord(rt: SessionRuntime, id: string, now: number): StoredSession {
+  const record: StoredSession = {
+    id,
+    attributes: new Map(),
+    createdAt: now,
+    lastAccessedAt: now,
+    idIssuedAt: now,
+    idleTimeoutMs: rt.idleTimeoutMs,
+    absoluteTimeoutMs: rt.absoluteTimeoutMs,
+    expiresAt: 0,
+    principal: null,
+    version: 1,
+    fence: 0,
+  }
+  record.expiresAt = expiryOf(record)
+  return record
+}
+
+function checkName(name: string): void {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    throw new InvalidAttributeError('attribute names must be non-empty strings of at most 256 characters')
+  }
+}
+
+function entrySize(name: string, stored: string): number {
+  return Buffer.byteLength(name) + Buffer.byteLength(stored)
+}
+
+function sizeOf(attributes: Map<string, string>): number {
+  let n = 0
+  for (const [name, stored] of attributes) n += entrySize(name, stored)
+  return n
+}
+
+function withCallback(p: Promise<void>, cb?: Callback): Promise<void> {
+  if (!cb) return p
+  p.then(
+    () => cb(),
+    (e: unknown) => cb(e),
+  )
+  return p.catch(() => {})
+}

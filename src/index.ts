@@ -1,0 +1,26 @@
+export { createSessions, Sessions } from './core/manager.js'
+export type { SessionsOptions, StoreErrorPolicy, TokenHeaderOptions, SessionInfo } from './core/manager.js'
+export { Session } from './core/session.js'
+export type { RegenerateOptions } from './core/session.js'
+export type { SessionView } from './core/view.js'
+export { RequestSession } from './core/request.js'
+export type { RequestInfo } from './core/request.js'
+export type { CookieOptions } from './core/cookies.js'
+export type { Duration } from './core/duration.js'
+export { SessionEvents } from './core/events.js'
+export type { SessionEvent, SessionEventMap, DestroyReason } from './core/events.js'
+export { failureResponse } from './core/failure.js'
+export type { FailureResponse } from './core/failure.js'
+export * from './core/errors.js'
+export type {
+  SessionStore,
+  StoredSession,
+  SessionDelta,
+  AttributeChange,
+  ApplyConditions,
+  ApplyResult,
+  ScanPage,
+} from './core/store.js'
+export { expiryOf } from './core/store.js'
+export { memoryStore } from './stores/memory/index.js'
+export type { MemoryStoreOptions } from './stores/memory/index.js'
