@@ -40,7 +40,8 @@ export class TokenSigner {
     const macText = token.slice(dot + 1)
     if (!isSessionId(id) || !/^[A-Za-z0-9_-]+$/.test(macText)) return null
     const given = Buffer.from(macText, 'base64url')
-    if (given.length !== 32) return null
+    // base64url ignores the unused low bits of the last character: insist on the one canonical spelling.
+    if (given.length !== 32 || given.toString('base64url') !== macText) return null
     // Every key is tried even after a match so timing does not reveal which key signed.
     let match = -1
     for (let i = 0; i < this.#keys.length; i++) {

@@ -95,7 +95,7 @@ export class Sessions {
 
   constructor(options: SessionsOptions) {
     const secrets = (Array.isArray(options.secret) ? options.secret : [options.secret]) as Array<string | Uint8Array>
-    if (secrets.length === 0 || secrets.some((s) => !s || Buffer.byteLength(s as string) < 32)) {
+    if (secrets.length === 0 || secrets.some((s) => !s || Buffer.byteLength(s) < 32)) {
       throw new ConfigurationError('secret: give one or more keys of at least 32 bytes (e.g. 32 random bytes, base64)')
     }
     this.signer = new TokenSigner(secrets)
@@ -146,8 +146,7 @@ export class Sessions {
    * Adapters call this; throws StoreUnavailableError only when the policy says `fail`.
    */
   async open(info: RequestInfo): Promise<RequestSession> {
-    const presented = this.#presentedToken(info)
-    const verified = presented ? this.signer.verify(presented.token) : null
+    const { presented, verified } = this.#credentials(info)
     const now = this.#rt.now()
     let session: Session | null = null
     if (verified) {
@@ -155,7 +154,7 @@ export class Sessions {
         const record = await this.store.load(verified.id, now)
         if (record && expiryOf(record) > now) session = new Session(this.#rt, record, true)
       } catch (e) {
-        if (!(e instanceof StoreUnavailableError) || this.#policy(e) === 'fail') throw e
+        if (!(e instanceof StoreUnavailableError) || this.storeErrorPolicy(e) === 'fail') throw e
         this.events.reportError(e)
         return new RequestSession(this, this.#blank(now), info, presented?.from ?? null, null, false, true)
       }
@@ -244,24 +243,29 @@ export class Sessions {
     return new Session(this.#rt, blankRecord(this.#rt, newSessionId(), now), false)
   }
 
-  #policy(error: StoreUnavailableError): StoreErrorPolicy {
+  /** @internal What `onStoreError` says to do about this failure. */
+  storeErrorPolicy(error: StoreUnavailableError): StoreErrorPolicy {
     const p = this.#onStoreError
     return typeof p === 'function' ? p(error) : p
   }
 
-  #presentedToken(info: RequestInfo): { token: string; from: 'cookie' | 'header' } | null {
+  /** The header token if it verifies, else the cookie's; `presented` says where a token came from. */
+  #credentials(info: RequestInfo) {
+    type From = 'cookie' | 'header'
+    let presented: { from: From } | null = null
+    const candidates: Array<[From, string | undefined]> = []
     if (this.header) {
-      const raw = info.header(this.header.name)
-      if (raw) {
-        const token = this.header.bearer ? (/^Bearer ([^\s]{1,200})$/i.exec(raw.trim())?.[1] ?? '') : raw.trim()
-        if (token) return { token, from: 'header' }
-      }
+      const raw = info.header(this.header.name)?.trim()
+      candidates.push(['header', raw && this.header.bearer ? /^Bearer ([^\s]{1,200})$/i.exec(raw)?.[1] : raw])
     }
-    if (this.cookie) {
-      const token = this.cookie.read(info.header('cookie'))
-      if (token) return { token, from: 'cookie' }
+    if (this.cookie) candidates.push(['cookie', this.cookie.read(info.header('cookie'))])
+    for (const [from, token] of candidates) {
+      if (!token) continue
+      presented ??= { from }
+      const verified = this.signer.verify(token)
+      if (verified) return { presented: { from }, verified }
     }
-    return null
+    return { presented, verified: null }
   }
 }
 

@@ -1,4 +1,4 @@
-import { SessionNotFoundError } from './errors.js'
+import { SessionNotFoundError, StoreUnavailableError } from './errors.js'
 import type { Sessions } from './manager.js'
 import type { Session } from './session.js'
 import { type SessionView, sessionView } from './view.js'
@@ -19,6 +19,7 @@ export class RequestSession {
   readonly session: Session
   #view: SessionView | undefined
   #committed = false
+  #detached: boolean
 
   constructor(
     private readonly sessions: Sessions,
@@ -27,10 +28,15 @@ export class RequestSession {
     private readonly from: 'cookie' | 'header' | null,
     private readonly presentedId: string | null,
     private readonly rotated: boolean,
-    /** The store was down and the policy said continue: nothing is saved. */
-    readonly detached: boolean,
+    detached: boolean,
   ) {
     this.session = session
+    this.#detached = detached
+  }
+
+  /** The store was down and `onStoreError` said continue: nothing is saved, no cookie is set. */
+  get detached(): boolean {
+    return this.#detached
   }
 
   /** The session with express-session style property access (`view.user = u`). */
@@ -49,7 +55,7 @@ export class RequestSession {
 
   /** Saves what the request changed (once; later calls do nothing). Renews the id when it is due. */
   async commit(): Promise<void> {
-    if (this.#committed || this.detached) return
+    if (this.#committed || this.#detached) return
     this.#committed = true
     const s = this.session
     const renewAfter = this.sessions.renewAfterMs
@@ -60,14 +66,20 @@ export class RequestSession {
       await s.commit()
     } catch (e) {
       // Destroyed elsewhere meanwhile (revoked): the session stays dead and the cookie is cleared.
-      if (!(e instanceof SessionNotFoundError)) throw e
+      if (e instanceof SessionNotFoundError) return
+      if (e instanceof StoreUnavailableError && this.sessions.storeErrorPolicy(e) === 'continue') {
+        this.sessions.events.reportError(e)
+        this.#detached = true
+        return
+      }
+      throw e
     }
   }
 
   /** Headers the response must carry, as [name, value] pairs. */
   responseHeaders(): Array<[string, string]> {
     const s = this.session
-    if (this.detached) return []
+    if (this.#detached) return []
     const cookie = this.sessions.cookie
     if (s.destroyed) {
       return this.from === 'cookie' && cookie ? [['set-cookie', cookie.clear(this.secure)]] : []

@@ -136,7 +136,6 @@ export class Session {
     this.#assertUsable()
     if (value === undefined) return this.delete(name)
     const { stored, json } = this.#rt.codec.encode(name, value)
-    const previous = this.#record.attributes.get(name)
     this.#resize(name, stored)
     this.#record.attributes.set(name, stored)
     this.#changes.set(name, { op: 'set', value: stored })

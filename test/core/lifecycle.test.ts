@@ -105,9 +105,10 @@ describe('session lifecycle through the manager', () => {
     const sessions = createSessions({ secret: SECRET, sweepInterval: false })
     const cookie = cookiePair(
       await run(sessions, undefined, (rs) => {
-        rs.view.__proto__ = { polluted: true }
-        rs.view.constructor = 'c'
-        rs.view.prototype = 'p'
+        const view: Record<string, unknown> = rs.view
+        view.__proto__ = { polluted: true }
+        view['constructor'] = 'c'
+        view.prototype = 'p'
       }),
     )
     await run(sessions, cookie, (rs) => {

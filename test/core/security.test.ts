@@ -117,6 +117,14 @@ describe('ids and signed cookies', () => {
     assert.equal(forged.session.isNew, true)
     await sessions.close()
   })
+
+  it('an invalid Authorization header does not shadow a valid session cookie', async () => {
+    const sessions = createSessions({ secret: SECRET, header: true, sweepInterval: false })
+    const cookie = cookiePair(await run(sessions, undefined, (rs) => (rs.view.user = 'web')))
+    const rs = await sessions.open(request({ authorization: 'Bearer not-a-token', cookie: cookie as string }))
+    assert.equal(rs.view.user, 'web')
+    await sessions.close()
+  })
 })
 
 describe('timeouts', () => {

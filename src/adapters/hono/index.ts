@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono'
+import { SessionMeshError } from '../../core/errors.js'
 import { failureResponse } from '../../core/failure.js'
 import type { Sessions } from '../../core/manager.js'
 import type { RequestInfo } from '../../core/request.js'
@@ -37,11 +38,18 @@ export function session(sessions: Sessions): MiddlewareHandler<{ Variables: Sess
     }
     c.set('session', rs.view)
     await next()
+    // Hono's default error handler answers 500 to anything thrown, where Express, Fastify and
+    // Koa honour `err.status`: a typed session error (SessionTooLargeError...) that ended as a
+    // generic 500 is answered with its own status, like in those frameworks.
+    if (c.error instanceof SessionMeshError && c.error.status !== 500 && c.res.status === 500) {
+      c.res = undefined
+      c.res = respondFailure(c.error)
+    }
     try {
       await rs.commit()
     } catch (error) {
       sessions.events.reportError(error as Error)
-      c.res = undefined as unknown as Response // drop the handler's response so the failure replaces it
+      c.res = undefined // drop the handler's response so the failure replaces it
       c.res = respondFailure(error)
       return
     }
@@ -57,7 +65,7 @@ function appendHeaders(c: Context, headers: Array<[string, string]>) {
     // Responses such as Response.redirect() have immutable headers: copy, then append.
     const copy = new Response(c.res.body, c.res)
     for (const [name, value] of headers) copy.headers.append(name, value)
-    c.res = undefined as unknown as Response
+    c.res = undefined
     c.res = copy
   }
 }

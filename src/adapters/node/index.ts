@@ -24,7 +24,7 @@ export function withSession(
   return function sessionHandler(req, res) {
     sessions.open(nodeRequestInfo(req)).then(
       (rs) => {
-        commitBeforeEnd(sessions, rs, res)
+        const ending = commitBeforeEnd(sessions, rs, res)
         const sreq = req as SessionRequest
         sreq.session = rs.view
         Object.defineProperty(sreq, 'sessionID', { get: () => rs.session.id, configurable: true })
@@ -32,8 +32,9 @@ export function withSession(
           .then(() => handler(sreq, res))
           .catch((error: unknown) => {
             sessions.events.reportError(error as Error)
-            if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' }).end('internal error')
-            else res.destroy()
+            // Typed session errors answer with their status (413 for a session over maxSize), others 500.
+            if (!res.headersSent && !ending()) sendFailure(res, error)
+            else if (!ending()) res.destroy()
           })
       },
       (error: unknown) => sendFailure(res, error),
