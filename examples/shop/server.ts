@@ -46,7 +46,7 @@ app.post('/api/auth/login', async (req, res) => {
 
 app.get('/api/auth/me', (req, res) => {
   if (!req.session.user) return void res.status(401).json({ error: 'not logged in' })
-  res.json({ user: req.session.user })
+  res.json({ user: req.session.user as string })
 })
 
 app.post('/api/auth/logout', async (req, res) => {

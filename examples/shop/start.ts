@@ -19,7 +19,7 @@ const ready = Array.from({ length: count }, (_, i) => {
   children.push(child)
   return new Promise<void>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`instance ${i + 1} exited with ${code}`)))
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.startsWith('listening')) resolve()
     })
   })

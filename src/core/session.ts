@@ -158,7 +158,7 @@ export class Session {
 
   /** Every attribute as a plain (null-prototype) object. */
   toJSON(): Record<string, unknown> {
-    const out: Record<string, unknown> = Object.create(null)
+    const out = Object.create(null) as Record<string, unknown>
     for (const name of this.#record.attributes.keys()) out[name] = this.get(name)
     return out
   }
@@ -173,24 +173,33 @@ export class Session {
    * Fixation defence: a fresh id; the old id stops working at once. Keeps attributes and
    * principal by default (`{ keep: false }` starts empty). Callback or promise.
    */
-  regenerate(options?: RegenerateOptions | Callback, callback?: Callback): Promise<void> {
+  regenerate(options?: RegenerateOptions): Promise<void>
+  regenerate(callback: Callback): void
+  regenerate(options: RegenerateOptions, callback: Callback): void
+  regenerate(options?: RegenerateOptions | Callback, callback?: Callback): Promise<void> | void {
     const opts = typeof options === 'function' ? {} : (options ?? {})
     const cb = typeof options === 'function' ? options : callback
     return withCallback(this.#regenerate(opts.keep ?? true), cb)
   }
 
   /** Removes the session from the store now; the response clears the cookie. Callback or promise. */
-  destroy(callback?: Callback): Promise<void> {
+  destroy(): Promise<void>
+  destroy(callback: Callback): void
+  destroy(callback?: Callback): Promise<void> | void {
     return withCallback(this.#destroy(), callback)
   }
 
   /** Writes pending changes now instead of at the end of the request. Callback or promise. */
-  save(callback?: Callback): Promise<void> {
+  save(): Promise<void>
+  save(callback: Callback): void
+  save(callback?: Callback): Promise<void> | void {
     return withCallback(this.commit(), callback)
   }
 
   /** Drops pending changes and re-reads the session from the store. Callback or promise. */
-  reload(callback?: Callback): Promise<void> {
+  reload(): Promise<void>
+  reload(callback: Callback): void
+  reload(callback?: Callback): Promise<void> | void {
     return withCallback(this.#reload(), callback)
   }
 
@@ -367,11 +376,11 @@ function sizeOf(attributes: Map<string, string>): number {
   return n
 }
 
-function withCallback(p: Promise<void>, cb?: Callback): Promise<void> {
+/** express-session style: with a callback the outcome goes to it (never a rejection); else a promise. */
+function withCallback(p: Promise<void>, cb?: Callback): Promise<void> | void {
   if (!cb) return p
   p.then(
     () => cb(),
     (e: unknown) => cb(e),
   )
-  return p.catch(() => {})
 }

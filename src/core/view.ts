@@ -6,6 +6,7 @@ import type { Session } from './session.js'
  * `save`, `get`, ...) keep their meaning; an attribute whose name is one of them is
  * reached with `get`/`set`. Names such as `__proto__` are plain attributes here.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- express-session users read attributes untyped, as before
 export type SessionView = Session & Record<string, any>
 
 // `key in session` covers Session's own API; `__proto__`/`constructor` are left to attributes.
@@ -17,9 +18,9 @@ export function sessionView(session: Session): SessionView {
     get(target, key) {
       if (isMember(target, key)) {
         const v = Reflect.get(target, key, target) as unknown
-        return typeof v === 'function' ? v.bind(target) : v
+        return typeof v === 'function' ? ((v as (...a: unknown[]) => unknown).bind(target) as unknown) : v
       }
-      return target.get(key as string)
+      return target.get<unknown>(key as string)
     },
     set(target, key, value) {
       if (isMember(target, key)) return Reflect.set(target, key, value, target)
@@ -39,7 +40,7 @@ export function sessionView(session: Session): SessionView {
     },
     getOwnPropertyDescriptor(target, key) {
       if (typeof key === 'symbol' || !target.has(key)) return undefined
-      return { value: target.get(key), writable: true, enumerable: true, configurable: true }
+      return { value: target.get<unknown>(key), writable: true, enumerable: true, configurable: true }
     },
     defineProperty() {
       return false

@@ -154,7 +154,10 @@ describe('session lifecycle through the manager', () => {
     const cookie = cookiePair(await run(sessions, undefined, (rs) => (rs.view.n = 1)))
     await run(sessions, cookie, async (rs) => {
       rs.view.n = 2
-      await new Promise<void>((resolve, reject) => rs.session.save((e) => (e ? reject(e as Error) : resolve())))
+      const saveError = await new Promise<unknown>((resolve) => {
+        rs.session.save(resolve)
+      })
+      assert.equal(saveError, undefined)
       assert.equal((await sessions.get(rs.session.id))?.get('n'), 2)
       rs.view.n = 3
       await rs.session.reload()

@@ -28,7 +28,7 @@ describe('npm start: the demo shop on the embedded SQLite default', () => {
     child.proc = proc
     await new Promise<void>((resolve, reject) => {
       proc.once('exit', (code) => reject(new Error(`demo exited early with ${code}`)))
-      createInterface({ input: proc.stdout! }).on('line', (line) => {
+      createInterface({ input: proc.stdout }).on('line', (line) => {
         if (line.startsWith('demo accounts')) resolve()
       })
     })
