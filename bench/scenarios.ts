@@ -1,0 +1,98 @@
+// The named benchmark scenarios: which servers, which request, what a correct answer is.
+import { login, request, VerificationError } from './lib/load.js'
+
+export interface Target {
+  /** Shown in tables; also the server file bench/servers/<server>.ts. */
+  name: string
+  server: string
+  /** Needs a session cookie (obtained once via POST /login). */
+  session: boolean
+}
+
+export interface Ratio {
+  numerator: string
+  denominator: string
+  /** Printed beside the figure, never asserted. */
+  goal?: number
+}
+
+export interface Scenario {
+  name: string
+  title: string
+  description: string
+  method: 'GET' | 'POST'
+  path: string
+  targets: Target[]
+  ratios: Ratio[]
+  /** Every response body under load must pass this. */
+  verifyBody(body: string): boolean
+  /** Run once per target before measuring: proves the route works and the session is used. */
+  check(origin: string, cookie: string | undefined): Promise<void>
+}
+
+const targets: Target[] = [
+  { name: 'bare express', server: 'bare', session: false },
+  { name: 'express-session', server: 'express-session', session: true },
+  { name: 'sessionmesh', server: 'sessionmesh', session: true },
+]
+
+function expect(ok: boolean, what: string): void {
+  if (!ok) throw new VerificationError(what)
+}
+
+const READ_BODY = JSON.stringify({ user: 'alice' })
+
+export const scenarios: Scenario[] = [
+  {
+    name: 'express-readonly',
+    title: 'Read-only session request (Express 5)',
+    description:
+      '`GET /` with a valid session cookie; the handler reads `req.session.user` and returns it as JSON. Nothing in the session changes.',
+    method: 'GET',
+    path: '/',
+    targets,
+    ratios: [
+      { numerator: 'sessionmesh', denominator: 'bare express', goal: 0.85 },
+      { numerator: 'sessionmesh', denominator: 'express-session', goal: 1.6 },
+    ],
+    verifyBody: (body) => body === READ_BODY,
+    async check(origin, cookie) {
+      const r = await request(origin, 'GET', '/', cookie)
+      expect(r.status === 200 && r.body === READ_BODY, `${origin}: GET / answered ${r.status} ${r.body}`)
+      if (cookie) {
+        const anon = await request(origin, 'GET', '/')
+        expect(anon.status === 401, `${origin}: GET / without a cookie answered ${anon.status}, expected 401`)
+      }
+    },
+  },
+  {
+    name: 'express-write',
+    title: 'Session write per request (Express 5)',
+    description:
+      '`POST /incr` with a valid session cookie; the handler increments `req.session.n` and returns it, so every request saves the session (bare Express counts in a variable). All connections share one session.',
+    method: 'POST',
+    path: '/incr',
+    targets,
+    ratios: [
+      { numerator: 'sessionmesh', denominator: 'bare express' },
+      { numerator: 'sessionmesh', denominator: 'express-session' },
+    ],
+    verifyBody: (body) => /^\{"n":\d+\}$/.test(body),
+    async check(origin, cookie) {
+      const n = async () => {
+        const r = await request(origin, 'POST', '/incr', cookie)
+        expect(r.status === 200, `${origin}: POST /incr answered ${r.status} ${r.body}`)
+        return (JSON.parse(r.body) as { n: number }).n
+      }
+      const first = await n()
+      const second = await n()
+      expect(second === first + 1, `${origin}: counter went ${first} -> ${second}, the write was not kept`)
+    },
+  },
+]
+
+export async function prepareTarget(scenario: Scenario, target: Target, origin: string): Promise<string | undefined> {
+  const cookie = target.session ? await login(origin) : undefined
+  await scenario.check(origin, cookie)
+  return cookie
+}
