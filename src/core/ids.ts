@@ -20,13 +20,24 @@ export function isSessionId(value: string): boolean {
  */
 export class TokenSigner {
   readonly #keys: Buffer[]
+  /**
+   * Primary-key MACs already computed, by id (bounded, oldest out first). A hit still
+   * compares the presented MAC in constant time; it only skips recomputing the HMAC, which
+   * is most of a read-only request's session cost. Ids are random, so a lookup tells an
+   * attacker nothing.
+   */
+  readonly #known = new Map<string, Buffer>()
+  readonly #knownMax: number
 
-  constructor(secrets: readonly (string | Uint8Array)[]) {
+  constructor(secrets: readonly (string | Uint8Array)[], cacheSize = 10_000) {
     this.#keys = secrets.map((s) => Buffer.from(s))
+    this.#knownMax = cacheSize
   }
 
   sign(id: string): string {
-    return `${id}.${this.#mac(this.#keys[0] as Buffer, id).toString('base64url')}`
+    const mac = this.#mac(this.#keys[0] as Buffer, id).toString('base64url')
+    this.#remember(id, Buffer.from(mac))
+    return `${id}.${mac}`
   }
 
   /**
@@ -39,6 +50,10 @@ export class TokenSigner {
     const id = token.slice(0, dot)
     const macText = token.slice(dot + 1)
     if (!isSessionId(id) || !/^[A-Za-z0-9_-]+$/.test(macText)) return null
+    const known = this.#known.get(id)
+    // Comparing the base64url text (not decoded bytes) also insists on the canonical spelling.
+    // No match falls through: the token may be signed with an older key.
+    if (known && timingSafeEqual(known, Buffer.from(macText))) return { id, rotated: false }
     const given = Buffer.from(macText, 'base64url')
     // base64url ignores the unused low bits of the last character: insist on the one canonical spelling.
     if (given.length !== 32 || given.toString('base64url') !== macText) return null
@@ -47,7 +62,15 @@ export class TokenSigner {
     for (let i = 0; i < this.#keys.length; i++) {
       if (timingSafeEqual(this.#mac(this.#keys[i] as Buffer, id), given) && match === -1) match = i
     }
-    return match === -1 ? null : { id, rotated: match > 0 }
+    if (match === -1) return null
+    if (match === 0) this.#remember(id, Buffer.from(macText))
+    return { id, rotated: match > 0 }
+  }
+
+  #remember(id: string, mac: Buffer): void {
+    this.#known.delete(id)
+    this.#known.set(id, mac)
+    if (this.#known.size > this.#knownMax) this.#known.delete(this.#known.keys().next().value as string)
   }
 
   #mac(key: Buffer, id: string): Buffer {

@@ -274,16 +274,20 @@ export class Sessions {
  * infrastructure failures and our own typed errors unchanged.
  */
 function guardStore(store: SessionStore): SessionStore {
+  // `.then(undefined, fail)` rather than an async wrapper: this sits on every request's path.
   const wrap =
     <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      try {
-        return await fn(...args)
-      } catch (e) {
+    (...args: A): Promise<R> => {
+      const fail = (e: unknown): never => {
         if (e instanceof SessionMeshError) throw e
-        throw new StoreUnavailableError(`session store (${store.kind}) failed in ${name}: ${(e as Error)?.message ?? e}`, {
+        throw new StoreUnavailableError(`session store (${store.kind}) failed in ${name}: ${(e as Error)?.message ?? String(e)}`, {
           cause: e,
         })
+      }
+      try {
+        return fn(...args).then(undefined, fail)
+      } catch (e) {
+        return Promise.resolve().then(() => fail(e))
       }
     }
   return {
@@ -301,4 +305,3 @@ function guardStore(store: SessionStore): SessionStore {
     close: store.close.bind(store),
   }
 }
-

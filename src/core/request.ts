@@ -53,16 +53,30 @@ export class RequestSession {
     return proto?.split(',')[0]?.trim().toLowerCase() === 'https'
   }
 
+  /**
+   * True (and the request counts as committed) when there is nothing to save: the common
+   * read-only request then ends synchronously, without a promise round on the hot path.
+   */
+  commitIfIdle(): boolean {
+    if (this.#committed || this.#detached) return true
+    if (this.session.needsCommit() || this.#renewalDue()) return false
+    this.#committed = true
+    return true
+  }
+
+  #renewalDue(): boolean {
+    const s = this.session
+    const renewAfter = this.sessions.renewAfterMs
+    return renewAfter !== null && !s.isNew && !s.destroyed && s.previousId === null && this.sessions.now() - s.idIssuedAt >= renewAfter
+  }
+
   /** Saves what the request changed (once; later calls do nothing). Renews the id when it is due. */
   async commit(): Promise<void> {
     if (this.#committed || this.#detached) return
     this.#committed = true
     const s = this.session
-    const renewAfter = this.sessions.renewAfterMs
     try {
-      if (renewAfter !== null && !s.isNew && !s.destroyed && s.previousId === null && this.sessions.now() - s.idIssuedAt >= renewAfter) {
-        await s.renew()
-      }
+      if (this.#renewalDue()) await s.renew()
       await s.commit()
     } catch (e) {
       // Destroyed elsewhere meanwhile (revoked): the session stays dead and the cookie is cleared.

@@ -203,6 +203,17 @@ export class Session {
     return withCallback(this.#reload(), callback)
   }
 
+  /**
+   * @internal False when a commit now would certainly write nothing: no change, no object
+   * handed out that may have been mutated, no touch due. Lets adapters skip the async commit.
+   */
+  needsCommit(): boolean {
+    if (this.#destroyed) return false
+    if (this.#changes.size > 0 || this.#principalChanged || this.#watched.size > 0) return true
+    if (!this.#persisted) return false
+    return this.#touchRequested || this.#rt.now() - this.#record.lastAccessedAt >= this.#rt.touchIntervalMs
+  }
+
   /** @internal Writes what changed: nothing, a touch, a create or one delta. */
   async commit(): Promise<void> {
     if (this.#destroyed) return

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { IncomingMessage, type ServerResponse } from 'node:http'
 import type { Sessions } from '../../core/manager.js'
 import type { RequestSession } from '../../core/request.js'
 import type { SessionView } from '../../core/view.js'
@@ -15,6 +15,32 @@ declare global {
 }
 
 type Next = (err?: unknown) => void
+const lifecycle = Symbol('sessionmesh.request')
+type SessionReq = IncomingMessage & { session?: SessionView; [lifecycle]?: RequestSession }
+
+const withSessionId = new WeakSet<object>()
+/**
+ * `req.sessionID` must follow `regenerate()`, so it is a getter. Defining it on each request
+ * object costs more than the rest of the adapter together (it turns `req` into a slow
+ * dictionary object), so it is defined once on the app's request prototype instead; never on
+ * node's own IncomingMessage.prototype, which every server in the process shares.
+ */
+function exposeSessionId(req: SessionReq): void {
+  const proto = Object.getPrototypeOf(req) as object
+  if (withSessionId.has(proto)) return
+  const getter = {
+    get(this: SessionReq) {
+      return this[lifecycle]?.session.id
+    },
+    configurable: true,
+  }
+  if (proto === IncomingMessage.prototype) {
+    Object.defineProperty(req, 'sessionID', getter)
+    return
+  }
+  Object.defineProperty(proto, 'sessionID', getter)
+  withSessionId.add(proto)
+}
 
 /**
  * Express 4 and 5 middleware with an express-session compatible `req.session`: property
@@ -36,15 +62,17 @@ type Next = (err?: unknown) => void
  */
 export function session(sessions: Sessions) {
   return function sessionMiddleware(req: IncomingMessage, res: ServerResponse, next: Next): void {
-    if ((req as { session?: unknown }).session) return next()
+    const sreq = req as SessionReq
+    if (sreq.session) return next()
     const info = nodeRequestInfo(req)
     // Express's own `req.secure` honours its `trust proxy` setting; respect it when set.
     if ((req as { secure?: boolean }).secure) info.encrypted = true
     sessions.open(info).then(
-      (rs: RequestSession) => {
+      (rs) => {
         commitBeforeEnd(sessions, rs, res)
-        Object.defineProperty(req, 'session', { value: rs.view, writable: true, configurable: true, enumerable: true })
-        Object.defineProperty(req, 'sessionID', { get: () => rs.session.id, configurable: true })
+        sreq[lifecycle] = rs
+        sreq.session = rs.view
+        exposeSessionId(sreq)
         next()
       },
       (error: unknown) => sendFailure(res, error),

@@ -54,7 +54,7 @@ export function session(sessions: Sessions): FastifyPluginAsync {
       if (!rs) return payload
       request[lifecycle] = undefined // an error page sent after a failed commit must not commit again
       try {
-        await rs.commit()
+        if (!rs.commitIfIdle()) await rs.commit()
       } catch (error) {
         sessions.events.reportError(error as Error)
         const f = failureResponse(error)

@@ -46,7 +46,7 @@ export function session(sessions: Sessions): MiddlewareHandler<{ Variables: Sess
       c.res = respondFailure(c.error)
     }
     try {
-      await rs.commit()
+      if (!rs.commitIfIdle()) await rs.commit()
     } catch (error) {
       sessions.events.reportError(error as Error)
       c.res = undefined // drop the handler's response so the failure replaces it

@@ -43,7 +43,7 @@ export function session(sessions: Sessions): Middleware {
     Object.defineProperty(ctx, 'sessionID', { get: () => rs.session.id, configurable: true })
     await next()
     try {
-      await rs.commit()
+      if (!rs.commitIfIdle()) await rs.commit()
     } catch (error) {
       sessions.events.reportError(error as Error)
       return fail(ctx, error)

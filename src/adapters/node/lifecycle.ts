@@ -24,6 +24,94 @@ export function sendFailure(res: ServerResponse, error: unknown): void {
   res.writeHead(f.status, f.headers).end(f.body)
 }
 
+type Fn<R> = (...a: unknown[]) => R
+
+/** One response's hold on its session; the patched methods below are shared, not per request. */
+interface Hold {
+  sessions: Sessions
+  rs: RequestSession
+  end: Fn<ServerResponse>
+  writeHead: Fn<ServerResponse>
+  write: Fn<boolean>
+  flushHeaders: () => void
+  headersAdded: boolean
+  /** The real head may go out: the save is done, or the handler streams. */
+  sending: boolean
+  ending: boolean
+}
+const kHold = Symbol('sessionmesh.hold')
+type HeldResponse = ServerResponse & { [kHold]: Hold }
+
+function addHeaders(res: HeldResponse, h: Hold): void {
+  if (h.headersAdded || res.headersSent) return
+  h.headersAdded = true
+  for (const [name, value] of h.rs.responseHeaders()) res.appendHeader(name, value)
+}
+
+function startSending(res: HeldResponse, h: Hold): void {
+  h.sending = true
+  addHeaders(res, h)
+}
+
+function fail(res: HeldResponse, h: Hold, error: unknown, args: unknown[]): void {
+  h.sessions.events.reportError(error as Error)
+  h.sending = true
+  if (res.headersSent) {
+    h.end.apply(res, args)
+    return
+  }
+  const f = failureResponse(error)
+  for (const name of res.getHeaderNames()) res.removeHeader(name)
+  h.headersAdded = true
+  res.statusMessage = '' // a reason held from the handler's writeHead is not this answer's
+  h.writeHead.call(res, f.status, f.headers)
+  h.end.call(res, f.body)
+}
+
+function heldWriteHead(this: HeldResponse, ...args: unknown[]): ServerResponse {
+  const h = this[kHold]
+  if (h.sending || this.headersSent || !holdHead(this, args)) {
+    addHeaders(this, h)
+    return h.writeHead.apply(this, args)
+  }
+  return this
+}
+
+function heldWrite(this: HeldResponse, ...args: unknown[]): boolean {
+  const h = this[kHold]
+  if (!this.headersSent) startSending(this, h)
+  return h.write.apply(this, args)
+}
+
+function heldFlushHeaders(this: HeldResponse): void {
+  const h = this[kHold]
+  startSending(this, h)
+  h.flushHeaders.call(this)
+}
+
+function heldEnd(this: HeldResponse, ...args: unknown[]): ServerResponse {
+  const h = this[kHold]
+  // A second `end` while the first waits for the save changes nothing (as on an ended response).
+  if (h.ending) return this
+  h.ending = true
+  if (h.rs.commitIfIdle()) {
+    startSending(this, h)
+    return h.end.apply(this, args)
+  }
+  h.rs.commit().then(
+    () => {
+      try {
+        startSending(this, h)
+      } catch (error) {
+        return fail(this, h, error, args) // the session headers could not be made (a cookie option serialize refuses)
+      }
+      h.end.apply(this, args)
+    },
+    (error: unknown) => fail(this, h, error, args),
+  )
+  return this
+}
+
 /**
  * Makes `res.end` wait for the session commit, so nothing the handler sends (a redirect
  * above all) reaches the client before the save is done, and adds the session headers.
@@ -32,73 +120,34 @@ export function sendFailure(res: ServerResponse, error: unknown): void {
  * this request. A handler that streams (write before end) gets its headers when the first
  * chunk goes out; its last chunk still waits for the save.
  *
+ * The replacement methods are module-level functions reading a per-response `Hold`: this is
+ * on every request's path, and a dozen fresh closures per request cost more than the rest of
+ * the adapter. The methods found on `res` are kept and called, so middleware that wrapped
+ * them first still runs.
+ *
  * Returns whether `end` has been called (the response is then on its way).
  */
 export function commitBeforeEnd(sessions: Sessions, rs: RequestSession, res: ServerResponse): () => boolean {
-  const end = res.end.bind(res) as (...a: unknown[]) => ServerResponse
-  const writeHead = res.writeHead.bind(res) as (...a: unknown[]) => ServerResponse
-  const write = res.write.bind(res) as (...a: unknown[]) => boolean
-  const flushHeaders = res.flushHeaders.bind(res)
-  let headersAdded = false
-  /** The real head may go out: the save is done, or the handler streams. */
-  let sending = false
-  let ending = false
-  const addHeaders = () => {
-    if (headersAdded || res.headersSent) return
-    headersAdded = true
-    for (const [name, value] of rs.responseHeaders()) res.appendHeader(name, value)
+  const held = res as HeldResponse
+  /* eslint-disable @typescript-eslint/unbound-method -- kept unbound on purpose, always called with `res` as this */
+  const h: Hold = {
+    sessions,
+    rs,
+    end: res.end as Fn<ServerResponse>,
+    writeHead: res.writeHead as Fn<ServerResponse>,
+    write: res.write as Fn<boolean>,
+    flushHeaders: res.flushHeaders,
+    headersAdded: false,
+    sending: false,
+    ending: false,
   }
-  const startSending = () => {
-    sending = true
-    addHeaders()
-  }
-  res.writeHead = (...args: unknown[]) => {
-    if (sending || res.headersSent || !holdHead(res, args)) {
-      addHeaders()
-      return writeHead(...args)
-    }
-    return res
-  }
-  res.write = ((...args: unknown[]) => {
-    if (!res.headersSent) startSending()
-    return write(...args)
-  }) as typeof res.write
-  res.flushHeaders = () => {
-    startSending()
-    flushHeaders()
-  }
-  const fail = (error: unknown, args: unknown[]) => {
-    sessions.events.reportError(error as Error)
-    sending = true
-    if (res.headersSent) {
-      end(...args)
-      return
-    }
-    const f = failureResponse(error)
-    for (const name of res.getHeaderNames()) res.removeHeader(name)
-    headersAdded = true
-    res.statusMessage = '' // a reason held from the handler's writeHead is not this answer's
-    writeHead(f.status, f.headers)
-    end(f.body)
-  }
-  res.end = ((...args: unknown[]) => {
-    // A second `end` while the first waits for the save changes nothing (as on an ended response).
-    if (ending) return res
-    ending = true
-    rs.commit().then(
-      () => {
-        try {
-          startSending()
-        } catch (error) {
-          return fail(error, args) // the session headers could not be made (a cookie option serialize refuses)
-        }
-        end(...args)
-      },
-      (error: unknown) => fail(error, args),
-    )
-    return res
-  }) as typeof res.end
-  return () => ending
+  /* eslint-enable @typescript-eslint/unbound-method */
+  held[kHold] = h
+  res.end = heldEnd as typeof res.end
+  res.writeHead = heldWriteHead
+  res.write = heldWrite as typeof res.write
+  res.flushHeaders = heldFlushHeaders
+  return () => h.ending
 }
 
 /**
