@@ -18,28 +18,41 @@ type Next = (err?: unknown) => void
 const lifecycle = Symbol('sessionmesh.request')
 type SessionReq = IncomingMessage & { session?: SessionView; [lifecycle]?: RequestSession }
 
-const withSessionId = new WeakSet<object>()
-/**
- * `req.sessionID` must follow `regenerate()`, so it is a getter. Defining it on each request
- * object costs more than the rest of the adapter together (it turns `req` into a slow
- * dictionary object), so it is defined once on the app's request prototype instead; never on
- * node's own IncomingMessage.prototype, which every server in the process shares.
- */
-function exposeSessionId(req: SessionReq): void {
-  const proto = Object.getPrototypeOf(req) as object
-  if (withSessionId.has(proto)) return
-  const getter = {
+const withAccessors = new WeakSet<object>()
+const accessors: PropertyDescriptorMap = {
+  // `req.sessionID` follows `regenerate()`, so it is a getter.
+  sessionID: {
     get(this: SessionReq) {
       return this[lifecycle]?.session.id
     },
     configurable: true,
-  }
+  },
+  session: {
+    get(this: SessionReq) {
+      return this[lifecycle]?.view
+    },
+    // Assignable as with express-session (tests and other middleware replace it).
+    set(this: SessionReq, value: unknown) {
+      Object.defineProperty(this, 'session', { value, writable: true, configurable: true, enumerable: true })
+    },
+    configurable: true,
+  },
+}
+/**
+ * `req.session` and `req.sessionID` are accessors over the request's lifecycle, defined once
+ * on the app's request prototype: adding properties to every request object costs more than
+ * the rest of the adapter together. Never on node's own IncomingMessage.prototype, which
+ * every server in the process shares.
+ */
+function exposeAccessors(req: SessionReq): void {
+  const proto = Object.getPrototypeOf(req) as object
+  if (withAccessors.has(proto)) return
   if (proto === IncomingMessage.prototype) {
-    Object.defineProperty(req, 'sessionID', getter)
+    Object.defineProperties(req, accessors)
     return
   }
-  Object.defineProperty(proto, 'sessionID', getter)
-  withSessionId.add(proto)
+  Object.defineProperties(proto, accessors)
+  withAccessors.add(proto)
 }
 
 /**
@@ -63,7 +76,7 @@ function exposeSessionId(req: SessionReq): void {
 export function session(sessions: Sessions) {
   return function sessionMiddleware(req: IncomingMessage, res: ServerResponse, next: Next): void {
     const sreq = req as SessionReq
-    if (sreq.session) return next()
+    if (sreq[lifecycle] || Object.hasOwn(sreq, 'session')) return next()
     const info = nodeRequestInfo(req)
     // Express's own `req.secure` honours its `trust proxy` setting; respect it when set.
     if ((req as { secure?: boolean }).secure) info.encrypted = true
@@ -71,8 +84,7 @@ export function session(sessions: Sessions) {
       (rs) => {
         commitBeforeEnd(sessions, rs, res)
         sreq[lifecycle] = rs
-        sreq.session = rs.view
-        exposeSessionId(sreq)
+        exposeAccessors(sreq)
         next()
       },
       (error: unknown) => sendFailure(res, error),
