@@ -2,7 +2,7 @@ import { IncomingMessage, type ServerResponse } from 'node:http'
 import type { Sessions } from '../../core/manager.js'
 import type { RequestSession } from '../../core/request.js'
 import type { SessionView } from '../../core/view.js'
-import { commitBeforeEnd, nodeRequestInfo, sendFailure } from '../node/lifecycle.js'
+import { basePrototype, commitBeforeEnd, nodeRequestInfo, sendFailure } from '../node/lifecycle.js'
 
 declare global {
   // Types `req.session` / `req.sessionID` for Express apps that import this adapter.
@@ -25,6 +25,10 @@ const accessors: PropertyDescriptorMap = {
     get(this: SessionReq) {
       return this[lifecycle]?.session.id
     },
+    // express-session, in another app of the same process, assigns it.
+    set(this: SessionReq, value: unknown) {
+      Object.defineProperty(this, 'sessionID', { value, writable: true, configurable: true, enumerable: true })
+    },
     configurable: true,
   },
   session: {
@@ -40,12 +44,13 @@ const accessors: PropertyDescriptorMap = {
 }
 /**
  * `req.session` and `req.sessionID` are accessors over the request's lifecycle, defined once
- * on the app's request prototype: adding properties to every request object costs more than
- * the rest of the adapter together. Never on node's own IncomingMessage.prototype, which
- * every server in the process shares.
+ * on Express's request prototype: adding properties to every request object costs more than
+ * the rest of the adapter together. The prototype is the one just above node's own (shared
+ * by every app and mounted sub-app, which Express swaps between), never node's
+ * IncomingMessage.prototype itself, which every server in the process shares.
  */
 function exposeAccessors(req: SessionReq): void {
-  const proto = Object.getPrototypeOf(req) as object
+  const proto = basePrototype(req, IncomingMessage.prototype)
   if (withAccessors.has(proto)) return
   if (proto === IncomingMessage.prototype) {
     Object.defineProperties(req, accessors)

@@ -154,6 +154,21 @@ export function commitBeforeEnd(sessions: Sessions, rs: RequestSession, res: Ser
   return () => h.ending
 }
 
+/**
+ * The prototype of `obj` that sits directly on `root` (node's own): Express's shared
+ * request/response object, from which every app's (and mounted sub-app's) inherit. `root`
+ * itself when `obj` is a plain node object.
+ */
+export function basePrototype(obj: object, root: object): object {
+  let proto = Object.getPrototypeOf(obj) as object | null
+  while (proto && proto !== root) {
+    const up = Object.getPrototypeOf(proto) as object | null
+    if (up === root) return proto
+    proto = up
+  }
+  return root
+}
+
 type Originals = Pick<Hold, 'end' | 'writeHead' | 'write' | 'flushHeaders'>
 const hooked = new WeakMap<object, Originals>()
 const HOOKED = ['end', 'writeHead', 'write', 'flushHeaders'] as const
@@ -169,14 +184,15 @@ function instanceOriginals(res: ServerResponse): Originals {
 }
 
 /**
- * Express gives every app its own response prototype. Hooking that prototype once (instead
- * of assigning four methods to every response, which makes V8 reshape each response object)
- * is most of the adapter's saving on the hot path. Responses without a hold pass straight
- * through. Not done for node's own ServerResponse.prototype, which every server shares, nor
- * when a middleware has already put its own `end` (or the others) on this response.
+ * Hooking Express's shared response prototype once (instead of assigning four methods to
+ * every response, which makes V8 reshape each response object) is most of the adapter's
+ * saving on the hot path. Responses without a hold pass straight through, so other apps in
+ * the process are unaffected. Not done for node's own ServerResponse.prototype, which every
+ * server shares, nor when a middleware has already put its own `end` (or the others) on
+ * this response.
  */
 function prototypeHooks(res: ServerResponse): Originals | null {
-  const proto = Object.getPrototypeOf(res) as Record<string, unknown>
+  const proto = basePrototype(res, ServerResponse.prototype) as Record<string, unknown>
   if (proto === (ServerResponse.prototype as object)) return null
   if (HOOKED.some((name) => Object.hasOwn(res, name))) return null
   const known = hooked.get(proto)
