@@ -44,7 +44,7 @@ export function startExpress(express: () => Express) {
       await req.session.regenerate()
       req.session.principal = `user:${user}`
       req.session.user = user
-      res.json({ id: req.session.id })
+      res.json({ id: req.session.id, sessionID: req.sessionID })
     }))
     app.post('/logout', h(async (req, res) => {
       await req.session.destroy()

@@ -33,7 +33,7 @@ async function startApp(sessions: Sessions) {
     await request.session.regenerate()
     request.session.principal = `user:${user}`
     request.session.set('user', user)
-    return { id: request.session.id }
+    return { id: request.session.id, sessionID: request.sessionID }
   })
   app.post('/logout', async (request) => {
     await request.session.destroy()

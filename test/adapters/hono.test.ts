@@ -36,7 +36,8 @@ function startApp(sessions: Sessions) {
     await c.var.session.regenerate()
     c.var.session.principal = `user:${user}`
     c.var.session.set('user', user)
-    return c.json({ id: c.var.session.id })
+    // Hono has no sessionID variable: the session's own id is the equivalent.
+    return c.json({ id: c.var.session.id, sessionID: c.var.session.id })
   })
   app.post('/logout', async (c) => {
     await c.var.session.destroy()

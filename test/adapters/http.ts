@@ -49,6 +49,8 @@ export interface ReplyBody {
   value?: unknown
   has?: boolean
   id?: string
+  /** The framework's own `sessionID` (req.sessionID, ctx.sessionID, request.sessionID). */
+  sessionID?: string
   principal?: string | null
   n?: number
   list?: unknown[]

@@ -31,7 +31,7 @@ const routes: Record<string, (ctx: Context) => unknown> = {
     await ctx.session.regenerate()
     ctx.session.principal = `user:${user}`
     ctx.session.user = user
-    ctx.body = { id: ctx.session.id }
+    ctx.body = { id: ctx.session.id, sessionID: ctx.sessionID }
   },
   'POST /logout': async (ctx) => {
     await ctx.session.destroy()

@@ -36,7 +36,7 @@ async function handler(req: SessionRequest, res: ServerResponse): Promise<void> 
       await s.regenerate()
       s.principal = `user:${user}`
       s.user = user
-      return json(res, { id: s.id })
+      return json(res, { id: s.id, sessionID: req.sessionID })
     }
     case 'POST /logout':
       await s.destroy()

@@ -133,6 +133,7 @@ export function describeAdapter(name: string, startApp: StartApp): void {
         assert.equal(after.body.principal, 'user:alice')
         assert.notEqual(after.body.id, before)
         assert.equal(login.body.id, after.body.id)
+        assert.equal(login.body.sessionID, after.body.id, 'the framework\'s sessionID follows regenerate()')
         assert.equal((await client.get('/get?k=user')).body.value, 'alice')
         const stale = await client.get('/get?k=cart', { cookie: oldCookie ?? null })
         assert.equal(stale.body.has, false)

@@ -35,7 +35,12 @@ function sendFailure(reply: FastifyReply, error: unknown) {
 export function session(sessions: Sessions): FastifyPluginAsync {
   const plugin: FastifyPluginAsync = async function sessionPlugin(fastify) {
     fastify.decorateRequest('session', null as unknown as SessionView)
-    fastify.decorateRequest('sessionID', '')
+    // A getter decorator, so it follows regenerate() without a per-request defineProperty.
+    fastify.decorateRequest('sessionID', {
+      getter(this: FastifyRequest) {
+        return (this.session as SessionView | null)?.id ?? ''
+      },
+    })
     fastify.addHook('onRequest', async (request: WithLifecycle, reply) => {
       let rs: RequestSession
       try {
@@ -47,7 +52,6 @@ export function session(sessions: Sessions): FastifyPluginAsync {
       }
       request[lifecycle] = rs
       request.session = rs.view
-      Object.defineProperty(request, 'sessionID', { get: () => rs.session.id, configurable: true })
     })
     fastify.addHook('onSend', async (request: WithLifecycle, reply, payload) => {
       const rs = request[lifecycle]

@@ -11,6 +11,23 @@ declare module 'koa' {
   }
 }
 
+const withSessionId = new WeakSet<object>()
+/**
+ * `ctx.sessionID` follows regenerate(), so it is a getter, defined once on the app's context
+ * prototype (Koa's place for extensions) rather than on every ctx.
+ */
+function exposeSessionId(ctx: Context): void {
+  const proto = Object.getPrototypeOf(ctx) as object
+  if (withSessionId.has(proto)) return
+  Object.defineProperty(proto, 'sessionID', {
+    get(this: Context) {
+      return (this.session as SessionView | undefined)?.id
+    },
+    configurable: true,
+  })
+  withSessionId.add(proto)
+}
+
 function fail(ctx: Context, error: unknown) {
   const f = failureResponse(error)
   ctx.status = f.status
@@ -40,7 +57,7 @@ export function session(sessions: Sessions): Middleware {
       return fail(ctx, error)
     }
     ctx.session = rs.view
-    Object.defineProperty(ctx, 'sessionID', { get: () => rs.session.id, configurable: true })
+    exposeSessionId(ctx)
     await next()
     try {
       if (!rs.commitIfIdle()) await rs.commit()
