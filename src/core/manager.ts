@@ -3,10 +3,11 @@ import { type CookieOptions, SessionCookie } from './cookies.js'
 import { type Duration, toMs } from './duration.js'
 import { ConfigurationError, SessionMeshError, StoreUnavailableError } from './errors.js'
 import { SessionEvents } from './events.js'
-import { isSessionId, newSessionId, TokenSigner } from './ids.js'
+import { type LegacySession, type LegacySessionSource, legacyCookie } from './legacy.js'
 import { RequestSession, type RequestInfo } from './request.js'
 import { blankRecord, Session, type SessionRuntime } from './session.js'
 import type { SessionStore } from './store.js'
+import { type SessionTokens, signedTokens } from './tokens.js'
 import { expiryOf } from './store.js'
 import { memoryStore } from '../stores/memory/index.js'
 
@@ -25,8 +26,20 @@ export interface SessionsOptions {
   /**
    * HMAC keys for the cookie signature, each at least 32 bytes. The first signs, every one
    * verifies: put a new key first to rotate, drop the old one once its cookies have aged out.
+   * Required unless `tokens` says otherwise.
    */
-  secret: string | Uint8Array | ReadonlyArray<string | Uint8Array>
+  secret?: string | Uint8Array | ReadonlyArray<string | Uint8Array>
+  /**
+   * How ids are made and carried. Default: signed tokens with `secret`. Interop formats
+   * (e.g. `springSessionTokens()` for Spring Session's `SESSION` cookie) replace it.
+   */
+  tokens?: SessionTokens
+  /**
+   * Old sessions to adopt: a request without a valid sessionmesh token but with one of these
+   * sources' cookies gets the old session's data in a new session (saved, with a new cookie;
+   * the old cookie is cleared and the old record removed once the new one is stored).
+   */
+  migrateFrom?: LegacySessionSource | ReadonlyArray<LegacySessionSource>
   /** Expire after this long without a request. Default `30m`. */
   idleTimeout?: Duration
   /** Expire this long after creation whatever the activity (OWASP). Default `12h`. */
@@ -85,7 +98,8 @@ export class Sessions {
   readonly store: SessionStore
   /** @internal */ readonly cookie: SessionCookie | null
   /** @internal */ readonly header: { name: string; bearer: boolean; responseName: string } | null
-  /** @internal */ readonly signer: TokenSigner
+  /** @internal */ readonly tokens: SessionTokens
+  readonly #legacy: ReadonlyArray<LegacySessionSource>
   /** @internal */ readonly trustProxy: boolean
   /** @internal */ readonly renewAfterMs: number | null
   readonly #rt: SessionRuntime
@@ -94,11 +108,17 @@ export class Sessions {
   #sweeping = false
 
   constructor(options: SessionsOptions) {
-    const secrets = (Array.isArray(options.secret) ? options.secret : [options.secret]) as Array<string | Uint8Array>
-    if (secrets.length === 0 || secrets.some((s) => !s || Buffer.byteLength(s) < 32)) {
-      throw new ConfigurationError('secret: give one or more keys of at least 32 bytes (e.g. 32 random bytes, base64)')
+    if (options.tokens) {
+      this.tokens = options.tokens
+    } else {
+      const secrets = (Array.isArray(options.secret) ? options.secret : [options.secret]) as Array<string | Uint8Array>
+      if (secrets.length === 0 || secrets.some((s) => !s || Buffer.byteLength(s) < 32)) {
+        throw new ConfigurationError('secret: give one or more keys of at least 32 bytes (e.g. 32 random bytes, base64)')
+      }
+      this.tokens = signedTokens(secrets)
     }
-    this.signer = new TokenSigner(secrets)
+    const legacy = options.migrateFrom
+    this.#legacy = legacy === undefined ? [] : Array.isArray(legacy) ? legacy : [legacy as LegacySessionSource]
     this.store = guardStore(options.store ?? memoryStore())
     const idleTimeoutMs = toMs(options.idleTimeout ?? '30m', 'idleTimeout')
     const absoluteTimeoutMs = toMs(options.absoluteTimeout ?? '12h', 'absoluteTimeout')
@@ -113,7 +133,7 @@ export class Sessions {
       absoluteTimeoutMs,
       touchIntervalMs,
       maxSize: options.maxSize ?? 64 * 1024,
-      newId: newSessionId,
+      newId: () => this.tokens.newId(),
       now: options.now ?? Date.now,
     }
     this.cookie = options.cookie === false ? null : new SessionCookie(options.cookie)
@@ -151,13 +171,17 @@ export class Sessions {
     let session: Session | null = null
     if (verified) {
       try {
-        const record = await this.store.load(verified.id, now)
+        const record = await this.store.load(verified.id, now, { touchIntervalMs: this.#rt.touchIntervalMs })
         if (record && expiryOf(record) > now) session = new Session(this.#rt, record, true)
       } catch (e) {
         if (!(e instanceof StoreUnavailableError) || this.storeErrorPolicy(e) === 'fail') throw e
         this.events.reportError(e)
         return new RequestSession(this, this.#blank(now), info, presented?.from ?? null, null, false, true)
       }
+    }
+    if (!session && this.#legacy.length > 0 && this.cookie) {
+      const adopted = await this.#adoptLegacy(info, now)
+      if (adopted) return adopted
     }
     return new RequestSession(
       this,
@@ -170,9 +194,32 @@ export class Sessions {
     )
   }
 
+  /** A request carrying an old framework's cookie: its data in a new session, to be saved on commit. */
+  async #adoptLegacy(info: RequestInfo, now: number): Promise<RequestSession | null> {
+    for (const source of this.#legacy) {
+      const value = legacyCookie(info.header('cookie'), source.cookieName)
+      if (value === undefined) continue
+      let old: LegacySession | null
+      try {
+        old = await source.load(value)
+      } catch (e) {
+        // An unreadable old session is "no session", as a bad cookie is; the error is reported.
+        this.events.reportError(e as Error)
+        continue
+      }
+      if (!old) continue
+      const session = this.#blank(now)
+      for (const [name, v] of Object.entries(old.attributes)) if (v !== undefined) session.set(name, v)
+      if (old.principal) session.principal = old.principal
+      if (session.keys().length === 0 && session.principal === null) continue
+      return new RequestSession(this, session, info, 'cookie', null, false, false, { source, legacyId: old.id })
+    }
+    return null
+  }
+
   /** A session by id outside a request (null if absent or expired). Save changes with `save()`. */
   async get(id: string): Promise<Session | null> {
-    if (!isSessionId(id)) return null
+    if (!this.tokens.isId(id)) return null
     const now = this.#rt.now()
     const record = await this.store.load(id, now)
     return record && expiryOf(record) > now ? new Session(this.#rt, record, true) : null
@@ -240,7 +287,7 @@ export class Sessions {
   }
 
   #blank(now: number): Session {
-    return new Session(this.#rt, blankRecord(this.#rt, newSessionId(), now), false)
+    return new Session(this.#rt, blankRecord(this.#rt, this.tokens.newId(), now), false)
   }
 
   /** @internal What `onStoreError` says to do about this failure. */
@@ -262,7 +309,7 @@ export class Sessions {
     for (const [from, token] of candidates) {
       if (!token) continue
       presented ??= { from }
-      const verified = this.signer.verify(token)
+      const verified = this.tokens.read(token)
       if (verified) return { presented: { from }, verified }
     }
     return { presented, verified: null }

@@ -1,4 +1,5 @@
 import { SessionNotFoundError, StoreUnavailableError } from './errors.js'
+import { clearLegacyCookie, type LegacySessionSource } from './legacy.js'
 import type { Sessions } from './manager.js'
 import type { Session } from './session.js'
 import { type SessionView, sessionView } from './view.js'
@@ -29,6 +30,8 @@ export class RequestSession {
     private readonly presentedId: string | null,
     private readonly rotated: boolean,
     detached: boolean,
+    /** Set when this new session adopts an old framework's session (see `migrateFrom`). */
+    private readonly migration: { source: LegacySessionSource; legacyId: string } | null = null,
   ) {
     this.session = session
     this.#detached = detached
@@ -78,6 +81,10 @@ export class RequestSession {
     try {
       if (this.#renewalDue()) await s.renew()
       await s.commit()
+      if (this.migration && !s.isNew) {
+        // Only now that the new session is stored does the old one go: a failed save loses nothing.
+        await this.migration.source.remove(this.migration.legacyId).catch((e: unknown) => this.sessions.events.reportError(e as Error))
+      }
     } catch (e) {
       // Destroyed elsewhere meanwhile (revoked): the session stays dead and the cookie is cleared.
       if (e instanceof SessionNotFoundError) return
@@ -99,10 +106,12 @@ export class RequestSession {
       return this.from === 'cookie' && cookie ? [['set-cookie', cookie.clear(this.secure)]] : []
     }
     if (s.isNew || (s.id === this.presentedId && !this.rotated)) return []
-    const token = this.sessions.signer.sign(s.id)
+    const token = this.sessions.tokens.issue(s.id)
     const header = this.sessions.header
     if (header && (this.from === 'header' || !cookie)) return [[header.responseName, token]]
     if (!cookie) return []
-    return [['set-cookie', cookie.write(token, this.secure, s.absoluteExpiresAt, this.sessions.now())]]
+    const set: Array<[string, string]> = [['set-cookie', cookie.write(token, this.secure, s.absoluteExpiresAt, this.sessions.now())]]
+    if (this.migration) set.push(['set-cookie', clearLegacyCookie(this.migration.source, this.secure)])
+    return set
   }
 }

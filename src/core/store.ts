@@ -47,6 +47,10 @@ export interface ApplyConditions {
   fence?: number
 }
 
+export interface LoadOptions {
+  touchIntervalMs?: number
+}
+
 export interface ApplyResult {
   version: number
 }
@@ -61,8 +65,13 @@ export interface ScanPage {
 export interface SessionStore {
   /** A short name for logs and metrics, e.g. `memory`, `sqlite`. */
   readonly kind: string
-  /** One atomic read. Returns null if absent or past `expiresAt` at `now`. */
-  load(id: string, now: number): Promise<StoredSession | null>
+  /**
+   * One atomic read. Returns null if absent or past `expiresAt` at `now`. With
+   * `touchIntervalMs`, a live session last accessed at least that long ago is touched in the
+   * same operation (lastAccessedAt = now, expiresAt recomputed) and returned touched, so a
+   * read-only request never needs a second store call for its coalesced touch.
+   */
+  load(id: string, now: number, options?: LoadOptions): Promise<StoredSession | null>
   /** Atomically insert a new session; SessionExistsError if the id is taken. */
   create(session: StoredSession): Promise<void>
   /**

@@ -267,7 +267,7 @@ export function describeAdapter(name: string, startApp: StartApp): void {
           const newToken = rotated.token ?? ''
           assert.equal(newToken.split('.')[0], oldToken.split('.')[0]) // same session
           assert.notEqual(newToken, oldToken) // new signature
-          assert.equal(after.signer.verify(newToken)?.rotated, false)
+          assert.equal(after.tokens.read(newToken)?.rotated, false)
           const again = await rotated.get('/get?k=cart')
           assert.deepEqual(again.body.value, ['a'])
           assert.deepEqual(again.setCookies, [])

@@ -53,7 +53,7 @@ describe('session lifecycle through the manager', () => {
     await sessions.close()
   })
 
-  it('read-only requests write nothing within touchInterval, then one touch', async () => {
+  it('read-only requests write nothing within touchInterval, then the touch rides along with the load', async () => {
     const t = clock()
     const rec = recording(memoryStore())
     const sessions = createSessions({ store: rec.store, secret: SECRET, now: t.now, touchInterval: '60s', sweepInterval: false })
@@ -63,9 +63,13 @@ describe('session lifecycle through the manager', () => {
       await run(sessions, cookie, (rs) => rs.view.user)
     }
     assert.equal(rec.count('touch') + rec.count('apply'), 0)
+    const loadsBefore = rec.count('load')
     t.advance(60_000)
     await run(sessions, cookie, (rs) => rs.view.user)
-    assert.equal(rec.count('touch'), 1)
+    assert.equal(rec.count('load'), loadsBefore + 1)
+    assert.equal(rec.count('touch') + rec.count('apply'), 0, 'no second store call')
+    const id = sessions.tokens.read(decodeURIComponent(cookie!.split('=')[1]!))!.id
+    assert.equal((await sessions.store.load(id, t.now()))?.lastAccessedAt, t.now(), 'the access was recorded by the load')
     await sessions.close()
   })
 

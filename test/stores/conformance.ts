@@ -204,6 +204,22 @@ export function describeStoreConformance(name: string, makeStore: () => SessionS
       assert.equal(await store.touch(newId(), later, later + 1), false)
     })
 
+    it('load with touchIntervalMs touches a session not accessed for that long, in the same call', async () => {
+      const s = sessionRecord({ idleTimeoutMs: 60_000, absoluteTimeoutMs: 100_000 })
+      await store.create(s)
+      const soon = s.createdAt + 1_000
+      const fresh = await store.load(s.id, soon, { touchIntervalMs: 5_000 })
+      assert.equal(fresh?.lastAccessedAt, s.createdAt, 'inside the interval: no touch')
+      const later = s.createdAt + 50_000
+      const touched = await store.load(s.id, later, { touchIntervalMs: 5_000 })
+      assert.equal(touched?.lastAccessedAt, later)
+      assert.equal(touched?.expiresAt, s.createdAt + 100_000, 'the absolute timeout caps the new expiry')
+      assert.equal(touched?.version, 1, 'a touch is not a change')
+      const again = await store.load(s.id, later + 1)
+      assert.equal(again?.lastAccessedAt, later, 'the touch was stored')
+      assert.equal(await store.load(newId(), later, { touchIntervalMs: 0 }), null)
+    })
+
     it('does not serve a session past expiresAt even before it is swept', async () => {
       const now = Date.now()
       const s = sessionRecord({ createdAt: now, expiresAt: now + 50 })

@@ -1,5 +1,5 @@
 import { SessionExistsError, SessionNotFoundError, StaleFenceError, VersionConflictError } from '../../core/errors.js'
-import type { ApplyConditions, ScanPage, SessionDelta, SessionStore, StoredSession } from '../../core/store.js'
+import { type ApplyConditions, expiryOf, type LoadOptions, type ScanPage, type SessionDelta, type SessionStore, type StoredSession } from '../../core/store.js'
 
 export interface MemoryStoreOptions {
   /** Most sessions kept; past it the least recently used one is evicted. Default 50,000. */
@@ -50,10 +50,15 @@ export function memoryStore(options: MemoryStoreOptions = {}) {
   return {
     kind: 'memory',
 
-    async load(id, now) {
+    async load(id, now, options?: LoadOptions) {
       const s = live(id, now)
       if (!s) return null
       bump(s)
+      const interval = options?.touchIntervalMs
+      if (interval !== undefined && now - s.lastAccessedAt >= interval) {
+        s.lastAccessedAt = now
+        s.expiresAt = expiryOf(s)
+      }
       return copy(s)
     },
 
