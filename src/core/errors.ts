@@ -82,10 +82,35 @@ export class InvalidAttributeError extends SessionMeshError {
 
 /** The store could not be reached or failed; requests answer 503 by default (`onStoreError`). */
 export class StoreUnavailableError extends SessionMeshError {
-  readonly code = 'STORE_UNAVAILABLE'
+  readonly code: string = 'STORE_UNAVAILABLE'
   override readonly status = 503
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)
+  }
+}
+
+/**
+ * A save asked for `durability: 'replicated'` was applied on the primary but not
+ * acknowledged by enough replicas in time: it may or may not survive a failover, so it is
+ * not reported as saved.
+ */
+export class NotReplicatedError extends StoreUnavailableError {
+  override readonly code = 'NOT_REPLICATED'
+  constructor(
+    readonly replicas: number,
+    readonly acknowledged: number,
+    readonly timeoutMs: number,
+  ) {
+    super(`save reached ${acknowledged} of ${replicas} replica(s) within ${timeoutMs} ms; not acknowledged as durable`)
+  }
+}
+
+/** A session would give its principal more live sessions than `maxSessionsPerPrincipal` allows (policy `refuse`). */
+export class TooManySessionsError extends SessionMeshError {
+  readonly code = 'TOO_MANY_SESSIONS'
+  override readonly status = 409
+  constructor(readonly max: number) {
+    super(`this user already has the most sessions allowed (${max}); log out elsewhere first`)
   }
 }
 

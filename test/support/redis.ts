@@ -43,7 +43,7 @@ export async function until(what: string, probe: () => Promise<boolean>, timeout
     } catch (e) {
       last = e
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`)
     await new Promise((r) => setTimeout(r, 25))
   }
 }

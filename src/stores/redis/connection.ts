@@ -1,0 +1,213 @@
+/**
+ * One small surface over node-redis' three client kinds (a client, a Cluster, a Sentinel),
+ * so the store is written once: run a script or a command on the node that owns a key, run
+ * something on every master, wait for replication. Scripts go as EVALSHA and fall back to
+ * EVAL once per node on NOSCRIPT (which also loads them), so a save stays one round trip.
+ */
+import { createHash } from 'node:crypto'
+import { createRequire } from 'node:module'
+import type * as RedisModule from 'redis'
+import type { RedisClientType, RedisClusterType, RedisSentinelType } from 'redis'
+import { ConfigurationError, MissingDependencyError, SessionMeshError, StoreUnavailableError } from '../../core/errors.js'
+
+/** A Lua script and its SHA1, computed once. */
+export class Script {
+  readonly sha: string
+  constructor(
+    readonly name: string,
+    readonly source: string,
+  ) {
+    this.sha = createHash('sha1').update(source).digest('hex')
+  }
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- node-redis' generic client types are too wide to name here */
+type AnyClient = RedisClientType<any, any, any, any, any>
+type AnyCluster = RedisClusterType<any, any, any, any, any>
+type AnySentinel = RedisSentinelType<any, any, any, any, any>
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+export type RedisTarget =
+  /** `redis://[user:pass@]host:port[/db]` or `rediss://` (TLS). */
+  | { url: string }
+  /** A client you created (connected or not). sessionmesh does not close it. */
+  | { client: AnyClient | AnyCluster | AnySentinel }
+  /** A Redis Cluster by some of its nodes; the rest are discovered. */
+  | { cluster: { rootNodes: Array<{ url: string }>; defaults?: { password?: string; username?: string } } }
+  /** A master found through Sentinel. */
+  | { sentinel: { name: string; sentinelRootNodes: Array<{ host: string; port: number }>; password?: string } }
+
+/** Runs commands on one node: a standalone server, a Cluster master, or the Sentinel-elected master. */
+export interface NodeRunner {
+  command: <T>(args: string[]) => Promise<T>
+  eval: <T>(script: Script, keys: string[], args: Array<string | number>) => Promise<T>
+}
+
+export interface RedisConnection {
+  readonly mode: 'standalone' | 'cluster' | 'sentinel'
+  /** Run a script on the node owning `keys[0]` (every key must share its slot). */
+  eval<T>(script: Script, keys: string[], args: Array<string | number>): Promise<T>
+  /** Run a command on the node owning `key` (any node if undefined). */
+  command<T>(key: string | undefined, args: string[], readonly?: boolean): Promise<T>
+  /**
+   * Run a script and then `WAIT replicas timeoutMs` on the same connection (pipelined: one
+   * round trip); resolves with the script's reply and how many replicas acknowledged.
+   */
+  evalAndWait<T>(script: Script, keys: string[], args: Array<string | number>, replicas: number, timeoutMs: number): Promise<[T, number]>
+  /** Every master right now (Cluster: each shard's master; otherwise the one server). */
+  masters(): Promise<NodeRunner[]>
+  close(): Promise<void>
+}
+
+/** Loads node-redis lazily: it is an optional peer dependency, needed only by the Redis store. */
+function loadRedis(): typeof RedisModule {
+  try {
+    return createRequire(import.meta.url)('redis') as typeof RedisModule
+  } catch (e) {
+    const code = (e as { code?: unknown } | null)?.code
+    if (code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') {
+      throw new MissingDependencyError('redis', 'redisStore', { cause: e })
+    }
+    throw e
+  }
+}
+
+const isNoScript = (e: unknown) => e instanceof Error && e.message.startsWith('NOSCRIPT')
+
+const toArgs = (script: Script, keys: string[], args: Array<string | number>, source: boolean) => [
+  source ? 'EVAL' : 'EVALSHA',
+  source ? script.source : script.sha,
+  String(keys.length),
+  ...keys,
+  ...args.map(String),
+]
+
+/** EVALSHA, then EVAL if this node has not seen the script (after a restart or failover, say). */
+async function evalWith<T>(send: (args: string[]) => Promise<T>, script: Script, keys: string[], args: Array<string | number>): Promise<T> {
+  try {
+    return await send(toArgs(script, keys, args, false))
+  } catch (e) {
+    if (!isNoScript(e)) throw e
+    return send(toArgs(script, keys, args, true))
+  }
+}
+
+function clientRunner(client: AnyClient): NodeRunner {
+  const send = <T>(args: string[]) => client.sendCommand<T>(args)
+  return { command: send, eval: <T>(s: Script, k: string[], a: Array<string | number>) => evalWith<T>(send, s, k, a) }
+}
+
+/** Connects (or adopts) a client as `target` says. `owned`: we created it, so we close it. */
+export async function connectRedis(target: RedisTarget, onError: (e: Error) => void): Promise<RedisConnection> {
+  if ('client' in target) {
+    const c = target.client as unknown as Record<string, unknown> | null
+    if (!c || typeof c.sendCommand !== 'function') throw new ConfigurationError('redisStore: `client` must be a node-redis client, cluster or sentinel')
+    if ('masters' in c && 'nodeClient' in c) return clusterConnection(c as unknown as AnyCluster, false)
+    if ('getMasterNode' in c && 'use' in c) return sentinelConnection(c as unknown as AnySentinel, false)
+    return clientConnection(c as unknown as AnyClient, false)
+  }
+  const redis = loadRedis()
+  // node-redis reconnects by itself; errors between reconnects are reported, not thrown.
+  const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000)
+  if ('url' in target) {
+    const client = redis.createClient({ url: target.url, socket: { reconnectStrategy } }) as unknown as AnyClient
+    client.on('error', onError)
+    await client.connect()
+    return clientConnection(client, true)
+  }
+  if ('cluster' in target) {
+    const cluster = redis.createCluster({
+      rootNodes: target.cluster.rootNodes,
+      defaults: { ...target.cluster.defaults, socket: { reconnectStrategy } },
+    }) as unknown as AnyCluster
+    cluster.on('error', onError)
+    await cluster.connect()
+    return clusterConnection(cluster, true)
+  }
+  if ('sentinel' in target) {
+    const sentinel = redis.createSentinel({
+      name: target.sentinel.name,
+      sentinelRootNodes: target.sentinel.sentinelRootNodes,
+      nodeClientOptions: { socket: { reconnectStrategy }, ...(target.sentinel.password ? { password: target.sentinel.password } : {}) },
+    }) as unknown as AnySentinel
+    sentinel.on('error', onError)
+    await sentinel.connect()
+    return sentinelConnection(sentinel, true)
+  }
+  throw new ConfigurationError('redisStore: give `url`, `client`, `cluster` or `sentinel`')
+}
+
+async function clientConnection(client: AnyClient, owned: boolean): Promise<RedisConnection> {
+  if (!client.isOpen) await client.connect()
+  const runner = clientRunner(client)
+  return {
+    mode: 'standalone',
+    eval: runner.eval,
+    command: (_key, args) => runner.command(args),
+    async evalAndWait(script, keys, args, replicas, timeoutMs) {
+      // Both in one tick: node-redis writes them together on the one connection, in order.
+      const reply = runner.eval(script, keys, args)
+      const acked = runner.command<number>(['WAIT', String(replicas), String(timeoutMs)])
+      return [await reply, await acked] as [never, number]
+    },
+    masters: async () => [runner],
+    async close() {
+      if (owned && client.isOpen) await client.close()
+    },
+  }
+}
+
+async function clusterConnection(cluster: AnyCluster, owned: boolean): Promise<RedisConnection> {
+  if (!cluster.isOpen) await cluster.connect()
+  const send = <T>(key: string | undefined, args: string[], readonly = false) => cluster.sendCommand<T>(key, readonly, args)
+  return {
+    mode: 'cluster',
+    eval: (script, keys, args) => evalWith((a) => send(keys[0], a), script, keys, args),
+    command: send,
+    async evalAndWait(script, keys, args, replicas, timeoutMs) {
+      // WAIT routed by the same key goes to the same master over the same connection.
+      const reply = evalWith((a) => send(keys[0], a), script, keys, args)
+      const acked = send<number>(keys[0], ['WAIT', String(replicas), String(timeoutMs)])
+      return [await reply, await acked] as [never, number]
+    },
+    async masters() {
+      return Promise.all(cluster.masters.map(async (m) => clientRunner((await cluster.nodeClient(m)) as AnyClient)))
+    },
+    async close() {
+      if (owned && cluster.isOpen) await cluster.close()
+    },
+  }
+}
+
+async function sentinelConnection(sentinel: AnySentinel, owned: boolean): Promise<RedisConnection> {
+  if (!sentinel.isOpen) await sentinel.connect()
+  const send = <T>(args: string[], readonly = false) => sentinel.sendCommand<T>(readonly, args)
+  const runner: NodeRunner = {
+    command: (args) => send(args),
+    eval: <T>(s: Script, k: string[], a: Array<string | number>) => evalWith<T>((x) => send<T>(x), s, k, a),
+  }
+  return {
+    mode: 'sentinel',
+    eval: runner.eval,
+    command: (_key, args, readonly) => send(args, readonly),
+    evalAndWait(script, keys, args, replicas, timeoutMs) {
+      // A leased client, so the WAIT follows our write on the same connection.
+      return sentinel.use(async (c) => {
+        const s = <T>(a: string[]) => c.sendCommand<T>(false, a)
+        const reply = evalWith(s, script, keys, args)
+        const acked = s<number>(['WAIT', String(replicas), String(timeoutMs)])
+        return [await reply, await acked] as [never, number]
+      })
+    },
+    masters: async () => [runner],
+    async close() {
+      if (owned && sentinel.isOpen) await sentinel.close()
+    },
+  }
+}
+
+/** Client failures (connection refused, reset, timeouts, failover in progress) as StoreUnavailableError. */
+export function unavailable(e: unknown, what: string): Error {
+  if (e instanceof SessionMeshError) return e
+  return new StoreUnavailableError(`redis store: ${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+}

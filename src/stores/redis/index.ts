@@ -1,0 +1,420 @@
+import { randomBytes } from 'node:crypto'
+import {
+  ConfigurationError,
+  NotReplicatedError,
+  SessionExistsError,
+  SessionNotFoundError,
+  StaleFenceError,
+  StoreUnavailableError,
+  VersionConflictError,
+} from '../../core/errors.js'
+import type { ApplyConditions, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession } from '../../core/store.js'
+import { connectRedis, type RedisConnection, type RedisTarget, type Script, unavailable } from './connection.js'
+import { BUCKETS, bucketOf, KeyLayout } from './keys.js'
+import { APPLY, CHANGE_ID, CREATE, DESTROY, INDEX_ADD, LEASE, LOAD, REMOVE_IF_VERSION, SWEEP, TOUCH } from './scripts.js'
+
+export type { RedisTarget } from './connection.js'
+
+export type RedisStoreOptions = RedisTarget & {
+  /** Prefix of every key. Default `sessionmesh:`. Must not contain `{` or `}`. */
+  prefix?: string
+  /**
+   * `async` (default): a save is acknowledged once the primary has it; a failover in the
+   * following moment can lose it. `replicated`: a save also waits (WAIT) until one replica
+   * has it, or fails with NotReplicatedError. An object sets the count and the wait.
+   */
+  durability?: 'async' | 'replicated' | { replicas: number; timeoutMs?: number }
+  /**
+   * How long an expired session's key is kept for the sweeper to report it (with its
+   * principal) before Redis drops it by TTL. Default 10 minutes.
+   */
+  expiredRetentionMs?: number
+  /** How long one instance holds the sweeper lease after each sweep. Default 90 s. */
+  sweepLeaseMs?: number
+  /** Longest wait for the first connection before operations fail with StoreUnavailableError. Default 5 s. */
+  connectTimeoutMs?: number
+  /** Connection errors between reconnects (node-redis keeps reconnecting). Default: ignored. */
+  onError?: (error: Error) => void
+}
+
+type Expired = { id: string; principal: string | null }
+
+const META = new Set(['#c', '#l', '#i', '#it', '#at', '#e', '#p', '#v', '#f'])
+
+/** A store hash (flat field/value list) as a StoredSession. */
+function decode(id: string, flat: string[]): StoredSession {
+  const attributes = new Map<string, string>()
+  const meta: Record<string, string> = {}
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const field = flat[i] as string
+    const value = flat[i + 1] as string
+    if (field.startsWith('a:')) attributes.set(field.slice(2), value)
+    else if (META.has(field)) meta[field] = value
+  }
+  const n = (f: string) => Number(meta[f] ?? 0)
+  return {
+    id,
+    attributes,
+    createdAt: n('#c'),
+    lastAccessedAt: n('#l'),
+    idIssuedAt: n('#i'),
+    idleTimeoutMs: n('#it'),
+    absoluteTimeoutMs: n('#at'),
+    expiresAt: n('#e'),
+    principal: meta['#p'] ?? null,
+    version: n('#v'),
+    fence: n('#f'),
+  }
+}
+
+/** A StoredSession as the hash's field/value list. */
+function encode(s: StoredSession): string[] {
+  const out = [
+    '#c', String(s.createdAt),
+    '#l', String(s.lastAccessedAt),
+    '#i', String(s.idIssuedAt),
+    '#it', String(s.idleTimeoutMs),
+    '#at', String(s.absoluteTimeoutMs),
+    '#e', String(s.expiresAt),
+    '#v', String(s.version),
+    '#f', String(s.fence),
+  ]
+  if (s.principal !== null) out.push('#p', s.principal)
+  for (const [name, value] of s.attributes) out.push(`a:${name}`, value)
+  return out
+}
+
+const deadlineOf = (s: { createdAt: number; absoluteTimeoutMs: number }) => String(s.createdAt + s.absoluteTimeoutMs)
+
+/** Our scripts' refusals as typed errors; anything else from the client as StoreUnavailableError. */
+function refusal(e: unknown, id: string, conditions: ApplyConditions = {}): Error {
+  const message = e instanceof Error ? e.message.replace(/^ERR /, '') : ''
+  if (message === 'SESSIONMESH_EXISTS') return new SessionExistsError(id)
+  if (message === 'SESSIONMESH_NOT_FOUND') return new SessionNotFoundError(id)
+  if (message.startsWith('SESSIONMESH_VERSION ')) {
+    return new VersionConflictError(id, conditions.expectedVersion ?? -1, Number(message.slice(20)))
+  }
+  if (message.startsWith('SESSIONMESH_FENCE ')) return new StaleFenceError(id, conditions.fence ?? -1, Number(message.slice(18)))
+  return unavailable(e, 'command failed')
+}
+
+/**
+ * Sessions in Redis: standalone, behind Sentinel, or on a Redis Cluster. Each load and
+ * each save is one Lua script call (one round trip), atomic on the node that owns the
+ * session; a per-user index answers `findByPrincipal`; a sweeper that one instance at a
+ * time runs (a lease) reports every expiry exactly once, without keyspace notifications.
+ * Needs the optional peer dependency `redis` (node-redis); see docs/REDIS.md.
+ *
+ * @example
+ * import { redisStore } from 'sessionmesh/redis'
+ * const store = redisStore({ url: 'redis://localhost:6379' })
+ * const store = redisStore({ cluster: { rootNodes: [{ url: 'redis://10.0.0.1:7000' }] } })
+ * const store = redisStore({ sentinel: { name: 'mymaster', sentinelRootNodes: [{ host: '10.0.0.5', port: 26379 }] }, durability: 'replicated' })
+ */
+export function redisStore(options: RedisStoreOptions) {
+  const keys = new KeyLayout(options.prefix ?? 'sessionmesh:')
+  const retentionMs = options.expiredRetentionMs ?? 10 * 60_000
+  const leaseMs = options.sweepLeaseMs ?? 90_000
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000
+  const durability =
+    options.durability === undefined || options.durability === 'async'
+      ? null
+      : options.durability === 'replicated'
+        ? { replicas: 1, timeoutMs: 1_000 }
+        : { replicas: options.durability.replicas, timeoutMs: options.durability.timeoutMs ?? 1_000 }
+  if (durability && (!Number.isInteger(durability.replicas) || durability.replicas < 1 || !(durability.timeoutMs > 0))) {
+    throw new ConfigurationError('redisStore: durability needs replicas >= 1 and timeoutMs > 0')
+  }
+  for (const [name, v] of [['expiredRetentionMs', retentionMs], ['sweepLeaseMs', leaseMs], ['connectTimeoutMs', connectTimeoutMs]] as const) {
+    if (!Number.isFinite(v) || v <= 0) throw new ConfigurationError(`redisStore: ${name} must be a positive number of milliseconds`)
+  }
+  const leaseOwner = randomBytes(12).toString('base64url')
+
+  let connection: RedisConnection | null = null
+  let closed = false
+  const connecting = connectRedis(options, options.onError ?? (() => {})).then((c) => (connection = c))
+  connecting.catch(() => {}) // reported to each caller below
+  const conn = async (): Promise<RedisConnection> => {
+    if (connection) return connection
+    if (closed) throw new StoreUnavailableError('redis store: closed')
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreUnavailableError(`redis store: no connection within ${connectTimeoutMs} ms`)), connectTimeoutMs)
+    })
+    try {
+      return await Promise.race([connecting, timeout])
+    } catch (e) {
+      throw unavailable(e, 'cannot connect')
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** A write: with `durability`, pipelined with WAIT on the same connection; too few acks fail it. */
+  const write = async <T>(c: RedisConnection, script: Script, k: string[], args: Array<string | number>): Promise<T> => {
+    if (!durability) return c.eval<T>(script, k, args)
+    const [reply, acked] = await c.evalAndWait<T>(script, k, args, durability.replicas, durability.timeoutMs)
+    if (acked < durability.replicas) throw new NotReplicatedError(durability.replicas, acked, durability.timeoutMs)
+    return reply
+  }
+
+  /** Loads without touching: for changeId, findByPrincipal and scan. */
+  const peek = async (c: RedisConnection, id: string, now: number) => {
+    const flat = await c.eval<string[] | null>(LOAD, [keys.session(id), keys.expiriesOf(id)], [id, now, -1, retentionMs])
+    return flat ? decode(id, flat) : null
+  }
+
+  const inline = () => (connection?.mode === 'cluster' ? '' : keys.principalPrefix)
+  const indexAdd = (c: RedisConnection, principal: string, id: string, deadline: string, now: number) =>
+    c.eval(INDEX_ADD, [keys.principal(principal)], [id, deadline, now])
+  const indexRemove = (c: RedisConnection, principal: string, id: string) =>
+    c.command(keys.principal(principal), ['ZREM', keys.principal(principal), id])
+
+  /** Cluster: copy to the new id, then remove the old one only if unchanged since the copy. */
+  const changeIdAcrossSlots = async (c: RedisConnection, oldId: string, newId: string, now: number): Promise<boolean> => {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const old = await peek(c, oldId, now)
+      if (!old) return false
+      const moved: StoredSession = { ...old, id: newId, idIssuedAt: now }
+      if (old.principal !== null) await indexAdd(c, old.principal, newId, deadlineOf(old), now)
+      const created = await write(c, CREATE, [keys.session(newId), keys.expiriesOf(newId)], [
+        newId, now, old.expiresAt, retentionMs, deadlineOf(old), ...encode(moved),
+      ]).catch((e: unknown) => {
+        throw refusal(e, newId)
+      })
+      void created
+      const removed = await write<number>(c, REMOVE_IF_VERSION, [keys.session(oldId), keys.expiriesOf(oldId)], [oldId, old.version])
+      if (removed === 1) {
+        if (old.principal !== null) await indexRemove(c, old.principal, oldId)
+        return true
+      }
+      // Changed (or destroyed) between copy and removal: undo the copy and look again.
+      await write(c, DESTROY, [keys.session(newId), keys.expiriesOf(newId)], [newId, ''])
+      if (removed === -1) return false
+    }
+    throw new StoreUnavailableError(`redis store: session kept changing while its id was being changed; try again`)
+  }
+
+  /** The ids due in one bucket (a read; the sweep script re-checks each one). */
+  const dueIn = (c: RedisConnection, bucket: number, now: number, limit: number) => {
+    const zkey = keys.bucketExpiries(bucket)
+    return c.command<string[]>(zkey, ['ZRANGEBYSCORE', zkey, '-inf', String(now), 'LIMIT', '0', String(limit)], true)
+  }
+
+  const sweepBucket = async (c: RedisConnection, bucket: number, due: string[], now: number): Promise<Expired[]> => {
+    const zkey = keys.bucketExpiries(bucket)
+    const flat = await write<string[]>(c, SWEEP, [zkey, ...due.map((id) => keys.bucketSession(bucket, id))], [now, ...due])
+    const out: Expired[] = []
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i] as string, principal: flat[i + 1] || null })
+    return out
+  }
+
+  /** Runs `fn` over every bucket, `width` at a time (each bucket is one slot, so Cluster spreads them). */
+  const eachBucket = async <T>(fn: (bucket: number) => Promise<T>, width = 32, from = 0): Promise<T[]> => {
+    const out: T[] = []
+    for (let b = from; b < BUCKETS; b += width) {
+      const batch = []
+      for (let i = b; i < Math.min(b + width, BUCKETS); i++) batch.push(fn(i))
+      out.push(...(await Promise.all(batch)))
+    }
+    return out
+  }
+
+  return {
+    kind: 'redis',
+
+    /** The connection, once made (for the change bus and tests). */
+    connection: conn,
+
+    async load(id, now, loadOptions?: LoadOptions) {
+      const c = await conn()
+      const interval = loadOptions?.touchIntervalMs ?? -1
+      let flat: string[] | null
+      try {
+        flat = await c.eval<string[] | null>(LOAD, [keys.session(id), keys.expiriesOf(id)], [id, now, interval, retentionMs])
+      } catch (e) {
+        throw unavailable(e, 'load failed')
+      }
+      return flat ? decode(id, flat) : null
+    },
+
+    async create(session) {
+      const c = await conn()
+      const s = session
+      const deadline = deadlineOf(s)
+      try {
+        const k = [keys.session(s.id), keys.expiriesOf(s.id)]
+        if (s.principal !== null) {
+          if (inline()) k.push(keys.principal(s.principal))
+          else await indexAdd(c, s.principal, s.id, deadline, s.lastAccessedAt)
+        }
+        await write(c, CREATE, k, [s.id, s.lastAccessedAt, s.expiresAt, retentionMs, deadline, ...encode(s)])
+      } catch (e) {
+        throw refusal(e, s.id)
+      }
+    },
+
+    async apply(id, delta: SessionDelta, conditions: ApplyConditions = {}) {
+      const c = await conn()
+      const args: Array<string | number> = [
+        id,
+        delta.lastAccessedAt,
+        delta.expiresAt,
+        retentionMs,
+        conditions.expectedVersion ?? '',
+        conditions.fence ?? '',
+        delta.principal === undefined ? '' : delta.principal === null ? 'c' : 's',
+        delta.principal ?? '',
+        inline(),
+      ]
+      for (const [name, change] of delta.attributes) {
+        switch (change.op) {
+          case 'set':
+            args.push('s', name, change.value)
+            break
+          case 'delete':
+            args.push('d', name, '')
+            break
+          default:
+            throw new TypeError(`redis store: unknown attribute change ${JSON.stringify(change satisfies never)}`)
+        }
+      }
+      const k = [keys.session(id), keys.expiriesOf(id)]
+      const principal = delta.principal
+      try {
+        if (typeof principal === 'string') {
+          if (inline()) {
+            k.push(keys.principal(principal))
+          } else {
+            // Index before the session says so; the deadline is re-read from the session by readers' checks.
+            const current = await peek(c, id, delta.lastAccessedAt)
+            if (!current) throw new SessionNotFoundError(id)
+            await indexAdd(c, principal, id, deadlineOf(current), delta.lastAccessedAt)
+          }
+        }
+        const [version, old] = await write<[number, string]>(c, APPLY, k, args)
+        if (!inline() && principal !== undefined && old && old !== principal) await indexRemove(c, old, id)
+        return { version: Number(version) }
+      } catch (e) {
+        throw refusal(e, id, conditions)
+      }
+    },
+
+    async touch(id, lastAccessedAt, expiresAt) {
+      const c = await conn()
+      try {
+        return (await c.eval<number>(TOUCH, [keys.session(id), keys.expiriesOf(id)], [id, lastAccessedAt, expiresAt, retentionMs])) === 1
+      } catch (e) {
+        throw unavailable(e, 'touch failed')
+      }
+    },
+
+    async destroy(id) {
+      const c = await conn()
+      try {
+        const [existed, principal] = await write<[number, string]>(c, DESTROY, [keys.session(id), keys.expiriesOf(id)], [id, inline()])
+        if (!inline() && principal) await indexRemove(c, principal, id)
+        return Number(existed) === 1
+      } catch (e) {
+        throw unavailable(e, 'destroy failed')
+      }
+    },
+
+    async changeId(oldId, newId, now) {
+      const c = await conn()
+      try {
+        if (c.mode === 'cluster') return await changeIdAcrossSlots(c, oldId, newId, now)
+        const k = [keys.session(oldId), keys.expiriesOf(oldId), keys.session(newId), keys.expiriesOf(newId)]
+        return (await write<number>(c, CHANGE_ID, k, [oldId, newId, now, inline()])) === 1
+      } catch (e) {
+        throw refusal(e, newId)
+      }
+    },
+
+    async findByPrincipal(principal, now) {
+      const c = await conn()
+      try {
+        const ikey = keys.principal(principal)
+        const ids = await c.command<string[]>(ikey, ['ZRANGEBYSCORE', ikey, `(${now}`, '+inf'], true)
+        const found = await Promise.all(ids.map((id) => peek(c, id, now)))
+        const live: string[] = []
+        const stale: string[] = []
+        ids.forEach((id, i) => (found[i]?.principal === principal ? live : stale).push(id))
+        if (stale.length > 0) await c.command(ikey, ['ZREM', ikey, ...stale])
+        return live
+      } catch (e) {
+        throw unavailable(e, 'findByPrincipal failed')
+      }
+    },
+
+    async scan({ cursor, limit, now }): Promise<ScanPage> {
+      const c = await conn()
+      const [fromBucket, afterId] = cursor ? [Number(cursor.slice(0, cursor.indexOf(':'))), cursor.slice(cursor.indexOf(':') + 1)] : [0, '']
+      if (!Number.isInteger(fromBucket) || fromBucket < 0 || fromBucket >= BUCKETS) throw new ConfigurationError('redis store: bad scan cursor')
+      const max = Math.max(1, Math.floor(limit))
+      const sessions: StoredSession[] = []
+      try {
+        for (let b = fromBucket; b < BUCKETS; b++) {
+          const zkey = keys.bucketExpiries(b)
+          const ids = (await c.command<string[]>(zkey, ['ZRANGEBYSCORE', zkey, `(${now}`, '+inf'], true))
+            .filter((id) => b !== fromBucket || id > afterId)
+            .sort()
+          const room = max - sessions.length
+          const page = ids.slice(0, room)
+          for (const s of await Promise.all(page.map((id) => peek(c, id, now)))) if (s) sessions.push(s)
+          const last = page[page.length - 1]
+          if (ids.length > room && last !== undefined) return { sessions, cursor: `${b}:${last}` }
+          if (sessions.length >= max && last !== undefined) return { sessions, cursor: b + 1 < BUCKETS ? `${b + 1}:` : null }
+        }
+        return { sessions, cursor: null }
+      } catch (e) {
+        throw unavailable(e, 'scan failed')
+      }
+    },
+
+    async sweep(now, limit = Number.POSITIVE_INFINITY) {
+      const c = await conn()
+      try {
+        // One sweeper at a time: the holder keeps the lease by sweeping; others skip until it lapses.
+        if ((await c.eval<number>(LEASE, [keys.sweeperLease], [leaseOwner, leaseMs])) !== 1) return []
+        const cap = Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : 1000
+        const due = await eachBucket((b) => dueIn(c, b, now, cap))
+        // Candidates up to the limit, then one script per bucket that has some.
+        const plan: Array<[number, string[]]> = []
+        let planned = 0
+        for (let b = 0; b < BUCKETS && planned < cap; b++) {
+          const ids = (due[b] ?? []).slice(0, cap - planned)
+          if (ids.length > 0) plan.push([b, ids])
+          planned += ids.length
+        }
+        const found = (await Promise.all(plan.map(([b, ids]) => sweepBucket(c, b, ids, now)))).flat()
+        await Promise.all(found.filter((e) => e.principal !== null).map((e) => indexRemove(c, e.principal as string, e.id)))
+        return found
+      } catch (e) {
+        throw unavailable(e, 'sweep failed')
+      }
+    },
+
+    async count(now) {
+      const c = await conn()
+      try {
+        const counts = await eachBucket((b) => {
+          const zkey = keys.bucketExpiries(b)
+          return c.command<number>(zkey, ['ZCOUNT', zkey, `(${now}`, '+inf'], true)
+        })
+        return counts.reduce((a, n) => a + Number(n), 0)
+      } catch (e) {
+        throw unavailable(e, 'count failed')
+      }
+    },
+
+    async close() {
+      closed = true
+      const c = connection ?? (await connecting.catch(() => null))
+      connection = null
+      await c?.close()
+    },
+  } satisfies SessionStore & { connection: () => Promise<RedisConnection> }
+}
+
+export { bucketOf }

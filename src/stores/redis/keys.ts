@@ -1,0 +1,54 @@
+/**
+ * The key layout. Every key of one session (its hash) shares a hash slot with the expiry
+ * index of its bucket, through the `{bucket}` hash tag, so a save is one script on one
+ * node even on Redis Cluster; no operation needs two slots at once (changing an id moves
+ * the session with single-slot steps, never a cross-slot RENAME).
+ *
+ *   <prefix>{<bucket>}:s:<id>     hash: meta fields `#…`, attributes `a:<name>`
+ *   <prefix>{<bucket>}:expiries   sorted set: id scored by expiresAt (the sweeper's work list)
+ *   <prefix>u:{<principal>}       sorted set: ids of one principal scored by absolute deadline
+ *   <prefix>lease:sweeper         string: which instance sweeps now
+ */
+import { ConfigurationError } from '../../core/errors.js'
+
+/** 256 buckets: enough slots to spread over any Cluster, few enough for a sweep to visit all. */
+export const BUCKETS = 256
+
+/** A stable, cheap spread of ids over buckets (ids are random, so no cryptographic hash is needed). */
+export function bucketOf(id: string): number {
+  let h = 0
+  for (let i = 0; i < id.length; i++) h = (h * 31 + id.charCodeAt(i)) & (BUCKETS - 1)
+  return h
+}
+
+const hex = (b: number) => b.toString(16).padStart(2, '0')
+
+export class KeyLayout {
+  readonly #prefix: string
+  constructor(prefix: string) {
+    if (/[{}]/.test(prefix)) throw new ConfigurationError(`redisStore: prefix "${prefix}" must not contain { or } (they are hash tags)`)
+    this.#prefix = prefix
+  }
+  session(id: string): string {
+    return `${this.#prefix}{${hex(bucketOf(id))}}:s:${id}`
+  }
+  expiriesOf(id: string): string {
+    return this.bucketExpiries(bucketOf(id))
+  }
+  bucketExpiries(bucket: number): string {
+    return `${this.#prefix}{${hex(bucket)}}:expiries`
+  }
+  bucketSession(bucket: number, id: string): string {
+    return `${this.#prefix}{${hex(bucket)}}:s:${id}`
+  }
+  /** Scripts that maintain the index inline (one node) build index keys from this. */
+  get principalPrefix(): string {
+    return `${this.#prefix}u:`
+  }
+  principal(principal: string): string {
+    return `${this.#prefix}u:{${principal}}`
+  }
+  get sweeperLease(): string {
+    return `${this.#prefix}lease:sweeper`
+  }
+}
