@@ -8,7 +8,7 @@ export interface SessionEvent {
 }
 
 /** Why a session ended before its time. */
-export type DestroyReason = 'destroy' | 'revoked' | 'regenerate'
+export type DestroyReason = 'destroy' | 'revoked' | 'regenerate' | 'evicted'
 
 /** Events a `Sessions` instance emits; the change bus later carries the same shapes between instances. */
 export interface SessionEventMap {

@@ -68,6 +68,13 @@ export interface SessionsOptions {
    * `continue` runs the handler with an empty session that is not saved; a function decides per error.
    */
   onStoreError?: StoreErrorPolicy | ((error: StoreUnavailableError) => StoreErrorPolicy)
+  /**
+   * Most live sessions one principal may have. Past it, a session that takes the principal
+   * (a login) evicts that user's oldest sessions (`evict-oldest`, the default policy), or is
+   * refused with TooManySessionsError, 409 (`refuse`). Counted through the store's per-user
+   * index; two logins at the same instant may both pass a `refuse` check.
+   */
+  maxSessionsPerPrincipal?: number | { max: number; policy?: 'evict-oldest' | 'refuse' }
   /** How often this instance sweeps expired sessions (and emits `expired`). Default `1m`; `false` never. */
   sweepInterval?: Duration | false
   /** The clock, for tests. Default `Date.now`. */
@@ -133,6 +140,7 @@ export class Sessions {
       absoluteTimeoutMs,
       touchIntervalMs,
       maxSize: options.maxSize ?? 64 * 1024,
+      principalLimit: principalLimit(options.maxSessionsPerPrincipal),
       newId: () => this.tokens.newId(),
       now: options.now ?? Date.now,
     }
@@ -203,14 +211,27 @@ export class Sessions {
       try {
         old = await source.load(value)
       } catch (e) {
+        // The old store is down: answer as for our own store. "No session" here would let the
+        // request's first write shadow the old cookie with a new session: logged out for good.
+        if (e instanceof StoreUnavailableError) {
+          if (this.storeErrorPolicy(e) === 'fail') throw e
+          this.events.reportError(e)
+          return new RequestSession(this, this.#blank(now), info, null, null, false, true)
+        }
         // An unreadable old session is "no session", as a bad cookie is; the error is reported.
         this.events.reportError(e as Error)
         continue
       }
       if (!old) continue
       const session = this.#blank(now)
-      for (const [name, v] of Object.entries(old.attributes)) if (v !== undefined) session.set(name, v)
-      if (old.principal) session.principal = old.principal
+      try {
+        for (const [name, v] of Object.entries(old.attributes)) if (v !== undefined) session.set(name, v)
+        if (old.principal) session.principal = old.principal
+      } catch (e) {
+        // Old data the new layout refuses (over maxSize, a bad name): "no session", not a 500 on every request.
+        this.events.reportError(e as Error)
+        continue
+      }
       if (session.keys().length === 0 && session.principal === null) continue
       return new RequestSession(this, session, info, 'cookie', null, false, false, { source, legacyId: old.id })
     }
@@ -314,6 +335,14 @@ export class Sessions {
     }
     return { presented, verified: null }
   }
+}
+
+function principalLimit(option: SessionsOptions['maxSessionsPerPrincipal']): SessionRuntime['principalLimit'] {
+  if (option === undefined) return null
+  const { max, policy = 'evict-oldest' } = typeof option === 'number' ? { max: option } : option
+  if (!Number.isInteger(max) || max < 1) throw new ConfigurationError('maxSessionsPerPrincipal must be a whole number >= 1')
+  if (policy !== 'evict-oldest' && policy !== 'refuse') throw new ConfigurationError(`maxSessionsPerPrincipal.policy must be 'evict-oldest' or 'refuse'`)
+  return { max, policy }
 }
 
 /**

@@ -21,6 +21,10 @@ export class RequestSession {
   #view: SessionView | undefined
   #committed = false
   #detached: boolean
+  /** responseHeaders() has run: a handler that streams gets its headers before the commit. */
+  #headersOut = false
+  /** The adopted old session was removed (or dropped by the handler): clear its cookie too. */
+  #legacySettled = false
 
   constructor(
     private readonly sessions: Sessions,
@@ -62,7 +66,8 @@ export class RequestSession {
    */
   commitIfIdle(): boolean {
     if (this.#committed || this.#detached) return true
-    if (this.session.needsCommit() || this.#renewalDue()) return false
+    // An adoption must always reach commit(), even when the handler destroyed the new session.
+    if (this.session.needsCommit() || this.#renewalDue() || this.migration) return false
     this.#committed = true
     return true
   }
@@ -81,9 +86,12 @@ export class RequestSession {
     try {
       if (this.#renewalDue()) await s.renew()
       await s.commit()
-      if (this.migration && !s.isNew) {
-        // Only now that the new session is stored does the old one go: a failed save loses nothing.
+      // Only now that the new session is stored (or the handler dropped it: destroy, logout)
+      // does the old one go: a failed save loses nothing, and a logout is not undone by the
+      // old cookie. Not when the headers already went out without the new cookie (streaming).
+      if (this.migration && !this.#headersOut) {
         await this.migration.source.remove(this.migration.legacyId).catch((e: unknown) => this.sessions.events.reportError(e as Error))
+        this.#legacySettled = true
       }
     } catch (e) {
       // Destroyed elsewhere meanwhile (revoked): the session stays dead and the cookie is cleared.
@@ -99,8 +107,19 @@ export class RequestSession {
 
   /** Headers the response must carry, as [name, value] pairs. */
   responseHeaders(): Array<[string, string]> {
-    const s = this.session
+    this.#headersOut = true
     if (this.#detached) return []
+    const set = this.#tokenHeaders()
+    const legacy = this.migration?.source
+    // Not when our own cookie has the old one's name: the new value already replaces it.
+    if (legacy && this.#legacySettled && !(set.length > 0 && this.sessions.cookie?.name === legacy.cookieName)) {
+      set.push(['set-cookie', clearLegacyCookie(legacy, this.secure)])
+    }
+    return set
+  }
+
+  #tokenHeaders(): Array<[string, string]> {
+    const s = this.session
     const cookie = this.sessions.cookie
     if (s.destroyed) {
       return this.from === 'cookie' && cookie ? [['set-cookie', cookie.clear(this.secure)]] : []
@@ -110,8 +129,6 @@ export class RequestSession {
     const header = this.sessions.header
     if (header && (this.from === 'header' || !cookie)) return [[header.responseName, token]]
     if (!cookie) return []
-    const set: Array<[string, string]> = [['set-cookie', cookie.write(token, this.secure, s.absoluteExpiresAt, this.sessions.now())]]
-    if (this.migration) set.push(['set-cookie', clearLegacyCookie(this.migration.source, this.secure)])
-    return set
+    return [['set-cookie', cookie.write(token, this.secure, s.absoluteExpiresAt, this.sessions.now())]]
   }
 }

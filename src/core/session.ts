@@ -1,5 +1,5 @@
 import type { AttributeCodec } from './codec.js'
-import { InvalidAttributeError, SessionDestroyedError, SessionNotFoundError, SessionTooLargeError } from './errors.js'
+import { InvalidAttributeError, SessionDestroyedError, SessionNotFoundError, SessionTooLargeError, TooManySessionsError } from './errors.js'
 import type { SessionEvents } from './events.js'
 import type { AttributeChange, SessionDelta, SessionStore, StoredSession } from './store.js'
 import { expiryOf } from './store.js'
@@ -13,6 +13,8 @@ export interface SessionRuntime {
   absoluteTimeoutMs: number
   touchIntervalMs: number
   maxSize: number
+  /** `maxSessionsPerPrincipal`: how many live sessions one principal may have, and what a new one over it does. */
+  principalLimit: { max: number; policy: 'evict-oldest' | 'refuse' } | null
   newId(): string
   now(): number
 }
@@ -221,6 +223,36 @@ export class Session {
     const rt = this.#rt
     const now = rt.now()
     const hasChanges = this.#changes.size > 0 || this.#principalChanged
+    const r = this.#record
+    const limited = this.#principalChanged && r.principal !== null ? rt.principalLimit : null
+    if (limited?.policy === 'refuse') await this.#refuseOverLimit(r.principal as string, limited.max, now)
+    if (limited?.policy === 'evict-oldest') {
+      await this.#write(now, hasChanges)
+      await this.#evictOverLimit(r.principal as string, limited.max, now)
+      return
+    }
+    await this.#write(now, hasChanges)
+  }
+
+  async #refuseOverLimit(principal: string, max: number, now: number): Promise<void> {
+    const others = (await this.#rt.store.findByPrincipal(principal, now)).filter((id) => id !== this.#record.id)
+    if (others.length >= max) throw new TooManySessionsError(max)
+  }
+
+  /** The principal's oldest sessions (by creation) beyond `max`, this one never among them, are destroyed. */
+  async #evictOverLimit(principal: string, max: number, now: number): Promise<void> {
+    const rt = this.#rt
+    const ids = await rt.store.findByPrincipal(principal, now)
+    if (ids.length <= max) return
+    const others = await Promise.all(ids.filter((id) => id !== this.#record.id).map((id) => rt.store.load(id, now)))
+    const oldest = others.filter((s): s is StoredSession => s !== null).sort((a, b) => a.createdAt - b.createdAt)
+    for (const s of oldest.slice(0, ids.length - max)) {
+      if (await rt.store.destroy(s.id)) rt.events.emit('destroyed', { id: s.id, principal, at: now, reason: 'evicted' })
+    }
+  }
+
+  async #write(now: number, hasChanges: boolean): Promise<void> {
+    const rt = this.#rt
     const r = this.#record
     if (!this.#persisted) {
       if (!hasChanges) return

@@ -50,6 +50,8 @@ export async function until(what: string, probe: () => Promise<boolean>, timeout
 
 export interface RedisProcess {
   port: number
+  /** The server's working directory (its AOF/RDB files), for a restart with the same data. */
+  dir: string
   url: string
   process: ChildProcess
   /** Stops the server (SIGTERM, then waits for the exit). Idempotent. */
@@ -74,7 +76,7 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /** Spawns redis-server with `args` (after a config file, if given) and waits for PING. */
-async function spawnServer(port: number, args: string[], readyProbe?: () => Promise<boolean>): Promise<RedisProcess> {
+async function spawnServer(port: number, dir: string, args: string[], readyProbe?: () => Promise<boolean>): Promise<RedisProcess> {
   const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)))
@@ -86,6 +88,7 @@ async function spawnServer(port: number, args: string[], readyProbe?: () => Prom
   await Promise.race([until(`redis on ${port}`, readyProbe ?? (async () => (await cli(port, 'PING')) === 'PONG')), failed])
   const proc: RedisProcess = {
     port,
+    dir,
     url: `redis://127.0.0.1:${port}`,
     process: child,
     async stop() {
@@ -103,9 +106,10 @@ async function spawnServer(port: number, args: string[], readyProbe?: () => Prom
 const BASE = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning']
 
 /** A standalone redis-server on a free port. `extra` are more command-line options. */
-export async function startRedis(extra: string[] = [], port?: number): Promise<RedisProcess> {
+export async function startRedis(extra: string[] = [], port?: number, dir?: string): Promise<RedisProcess> {
   const p = port ?? (await freePort())
-  return spawnServer(p, ['--port', String(p), '--dir', workDir(), ...BASE, ...extra])
+  const d = dir ?? workDir()
+  return spawnServer(p, d, ['--port', String(p), '--dir', d, ...BASE, ...extra])
 }
 
 export interface RedisClusterProcesses {
@@ -124,7 +128,7 @@ export async function startCluster(masters = 3, replicas = 0): Promise<RedisClus
       const busPort = await freePort()
       const dir = workDir()
       nodes.push(
-        await spawnServer(port, [
+        await spawnServer(port, dir, [
           '--port', String(port), '--dir', dir, ...BASE,
           '--cluster-enabled', 'yes', '--cluster-port', String(busPort),
           '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000',
@@ -206,7 +210,7 @@ export async function startSentinel(replicaCount = 1, sentinelCount = 3, name = 
           '',
         ].join('\n'),
       )
-      const s = await spawnServer(port, [conf, '--sentinel', '--loglevel', 'warning'])
+      const s = await spawnServer(port, dir, [conf, '--sentinel', '--loglevel', 'warning'])
       started.push(s)
       sentinels.push(s)
     }

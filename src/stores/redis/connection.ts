@@ -97,8 +97,12 @@ function clientRunner(client: AnyClient): NodeRunner {
   return { command: send, eval: <T>(s: Script, k: string[], a: Array<string | number>) => evalWith<T>(send, s, k, a) }
 }
 
-/** Connects (or adopts) a client as `target` says. `owned`: we created it, so we close it. */
-export async function connectRedis(target: RedisTarget, onError: (e: Error) => void): Promise<RedisConnection> {
+/**
+ * Connects (or adopts) a client as `target` says; a client we create is ours to close. The
+ * `signal` abandons a connection still being made (node-redis retries a refused connect
+ * forever), so closing a store whose Redis never answered does not hang.
+ */
+export async function connectRedis(target: RedisTarget, onError: (e: Error) => void, signal?: AbortSignal): Promise<RedisConnection> {
   if ('client' in target) {
     const c = target.client as unknown as Record<string, unknown> | null
     if (!c || typeof c.sendCommand !== 'function') throw new ConfigurationError('redisStore: `client` must be a node-redis client, cluster or sentinel')
@@ -107,32 +111,43 @@ export async function connectRedis(target: RedisTarget, onError: (e: Error) => v
     return clientConnection(c as unknown as AnyClient, false)
   }
   const redis = loadRedis()
-  // node-redis reconnects by itself; errors between reconnects are reported, not thrown.
+  // node-redis reconnects by itself (errors between attempts are reported, not thrown).
+  // Without the offline queue a command during an outage fails at once (a 503 now) instead
+  // of waiting, unbounded, for the connection to come back.
   const reconnectStrategy = (retries: number) => Math.min(50 * 2 ** Math.min(retries, 5), 1000)
-  if ('url' in target) {
-    const client = redis.createClient({ url: target.url, socket: { reconnectStrategy } }) as unknown as AnyClient
+  const common = { disableOfflineQueue: true, socket: { reconnectStrategy, connectTimeout: 5_000 } }
+  const made = async <C extends { on(e: 'error', l: (e: Error) => void): unknown; connect(): Promise<unknown>; destroy(): unknown }>(
+    client: C,
+  ): Promise<C> => {
     client.on('error', onError)
-    await client.connect()
-    return clientConnection(client, true)
+    const abort = () => void client.destroy()
+    signal?.addEventListener('abort', abort, { once: true })
+    try {
+      await client.connect()
+    } finally {
+      signal?.removeEventListener('abort', abort)
+    }
+    if (signal?.aborted) throw new StoreUnavailableError('redis store: closed while connecting')
+    return client
+  }
+  if ('url' in target) {
+    const client = redis.createClient({ url: target.url, ...common }) as unknown as AnyClient
+    return clientConnection(await made(client), true)
   }
   if ('cluster' in target) {
     const cluster = redis.createCluster({
       rootNodes: target.cluster.rootNodes,
-      defaults: { ...target.cluster.defaults, socket: { reconnectStrategy } },
+      defaults: { ...target.cluster.defaults, ...common },
     }) as unknown as AnyCluster
-    cluster.on('error', onError)
-    await cluster.connect()
-    return clusterConnection(cluster, true)
+    return clusterConnection(await made(cluster), true)
   }
   if ('sentinel' in target) {
     const sentinel = redis.createSentinel({
       name: target.sentinel.name,
       sentinelRootNodes: target.sentinel.sentinelRootNodes,
-      nodeClientOptions: { socket: { reconnectStrategy }, ...(target.sentinel.password ? { password: target.sentinel.password } : {}) },
+      nodeClientOptions: { ...common, ...(target.sentinel.password ? { password: target.sentinel.password } : {}) },
     }) as unknown as AnySentinel
-    sentinel.on('error', onError)
-    await sentinel.connect()
-    return sentinelConnection(sentinel, true)
+    return sentinelConnection(await made(sentinel), true)
   }
   throw new ConfigurationError('redisStore: give `url`, `client`, `cluster` or `sentinel`')
 }

@@ -132,7 +132,8 @@ export function redisStore(options: RedisStoreOptions) {
 
   let connection: RedisConnection | null = null
   let closed = false
-  const connecting = connectRedis(options, options.onError ?? (() => {})).then((c) => (connection = c))
+  const aborter = new AbortController()
+  const connecting = connectRedis(options, options.onError ?? (() => {}), aborter.signal).then((c) => (connection = c))
   connecting.catch(() => {}) // reported to each caller below
   const conn = async (): Promise<RedisConnection> => {
     if (connection) return connection
@@ -410,6 +411,7 @@ export function redisStore(options: RedisStoreOptions) {
 
     async close() {
       closed = true
+      if (!connection) aborter.abort()
       const c = connection ?? (await connecting.catch(() => null))
       connection = null
       await c?.close()
