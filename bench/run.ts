@@ -1,5 +1,6 @@
 // Benchmark runner: `npm run bench [-- <scenario>...] [--rounds N] [--duration S] ...`
 // Each server runs in its own child process; load comes from autocannon in this process.
+// Redis scenarios also get one private redis-server, a child of this process too.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -7,9 +8,11 @@ import { buildSessionmesh } from './lib/build.js'
 import { measure, type Measurement } from './lib/load.js'
 import { updateDoc } from './lib/markdown.js'
 import { summarizeProfileDir } from './lib/profile.js'
+import { processCpuMs } from './lib/cpu.js'
+import { type BenchRedis, commandName, startRedis } from './lib/redis.js'
 import { machine, type ScenarioResult, type Settings, summarizeRatio, summarizeTarget, textReport, fmtCpu, fmtInt, fmtMs } from './lib/report.js'
 import { installCleanup, killAllServers, type RunningServer, startServer } from './lib/servers.js'
-import { prepareTarget, type Scenario, scenarios } from './scenarios.js'
+import { prepareTarget, type Scenario, scenarios, type Target } from './scenarios.js'
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url))
 const DOC = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url))
@@ -25,7 +28,9 @@ scenarios: ${scenarios.map((s) => s.name).join(', ')} (default: all)
   --docs-only       rewrite docs/BENCHMARKS.md from bench/results/*.json, run nothing
   --from-src        run sessionmesh from src/ through tsx instead of a fresh tsc build
   --profile SERVER  run bench/servers/SERVER.ts with --cpu-prof and print its hottest
-                    functions (results are then not saved)`
+                    functions (results are then not saved)
+Scenarios with Redis targets (redis-*) start one private redis-server (free port, no
+persistence) and stop it at the end; set REDIS_SERVER to use another binary.`
 
 function options() {
   const { values, positionals } = parseArgs({
@@ -74,12 +79,15 @@ function options() {
 /** Matches .gitignore's `bench/results/*.tmp`, so profiles never get committed. */
 const profileDir = (scenario: string, server: string) => `${RESULTS}profile-${scenario}-${server}.tmp`
 const log = (line: string): void => void process.stdout.write(`${line}\n`)
+/** Requests in the separate MONITOR window that counts each Redis target's round trips. */
+const COUNTED_REQUESTS = 2000
 
 async function runScenario(
   scenario: Scenario,
   settings: Settings,
   env: Record<string, string>,
   profile: string | undefined,
+  redis: BenchRedis | undefined,
 ): Promise<ScenarioResult> {
   const machineAtStart = machine()
   log(`\n[${scenario.name}] ${scenario.title}: starting ${scenario.targets.length} servers (load average ${machineAtStart.loadBefore})`)
@@ -98,11 +106,41 @@ async function runScenario(
       ),
     )
     scenario.targets.forEach((t, i) => servers.set(t.name, started[i]!))
+    const width = Math.max(16, ...scenario.targets.map((t) => t.name.length))
     const cookies = new Map<string, string | undefined>()
     for (const t of scenario.targets) {
       const s = servers.get(t.name)!
       cookies.set(t.name, await prepareTarget(scenario, t, s.origin))
-      log(`[${scenario.name}] ${t.name.padEnd(16)} pid ${s.child.pid} port ${s.port}: checks passed`)
+      log(`[${scenario.name}] ${t.name.padEnd(width)} pid ${s.child.pid} port ${s.port}: checks passed`)
+    }
+    const specOf = (t: Target) => {
+      const cookie = cookies.get(t.name)
+      return {
+        origin: servers.get(t.name)!.origin,
+        method: scenario.method,
+        path: scenario.path,
+        headers: cookie ? { cookie } : ({} as Record<string, string>),
+        connections: settings.connections,
+        pipelining: settings.pipelining,
+        verifyBody: (body: string) => scenario.verifyBody(body),
+        pid: servers.get(t.name)!.child.pid,
+      }
+    }
+    /** One measured window; for a Redis target, also what Redis executed and spent meanwhile. */
+    const measured = async (t: Target): Promise<Measurement> => {
+      const spec = { ...specOf(t), duration: settings.duration }
+      if (t.store !== 'redis' || !redis) return measure(spec)
+      await redis.quiet()
+      const commandsBefore = await redis.commandsProcessed()
+      const cpuBefore = processCpuMs(redis.pid)
+      const m = await measure(spec)
+      const cpuAfter = processCpuMs(redis.pid)
+      const commands = (await redis.commandsProcessed()) - commandsBefore - redis.infoOverhead
+      m.store = {
+        commandsPerRequest: commands / m.requests,
+        cpuUs: cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) * 1000) / m.requests,
+      }
+      return m
     }
 
     const rounds = new Map<string, Measurement[]>(scenario.targets.map((t) => [t.name, []]))
@@ -110,28 +148,33 @@ async function runScenario(
       // Rotate the order each round so no target always runs first (or right after another).
       const order = scenario.targets.map((_, i) => scenario.targets[(i + round) % scenario.targets.length]!)
       for (const t of order) {
-        const cookie = cookies.get(t.name)
-        const headers: Record<string, string> = cookie ? { cookie } : {}
-        const spec = {
-          origin: servers.get(t.name)!.origin,
-          method: scenario.method,
-          path: scenario.path,
-          headers,
-          connections: settings.connections,
-          pipelining: settings.pipelining,
-          verifyBody: (body: string) => scenario.verifyBody(body),
-          pid: servers.get(t.name)!.child.pid,
-        }
-        if (settings.warmup > 0) await measure({ ...spec, duration: settings.warmup })
-        const m = await measure({ ...spec, duration: settings.duration })
+        if (settings.warmup > 0) await measure({ ...specOf(t), duration: settings.warmup })
+        const m = await measured(t)
         rounds.get(t.name)!.push(m)
+        const store = m.store ? `   Redis: ${m.store.commandsPerRequest.toFixed(2)} commands, CPU ${fmtCpu(m.store.cpuUs)} µs/req` : ''
         log(
-          `[${scenario.name}] round ${round + 1}/${settings.rounds}  ${t.name.padEnd(16)} ${fmtInt(m.rps).padStart(7)} req/s   p50 ${fmtMs(m.p50)} ms   p99 ${fmtMs(m.p99)} ms   server CPU ${fmtCpu(m.cpuUs)} µs/req   (${fmtInt(m.requests)} requests, all verified)`,
+          `[${scenario.name}] round ${round + 1}/${settings.rounds}  ${t.name.padEnd(width)} ${fmtInt(m.rps).padStart(7)} req/s   p50 ${fmtMs(m.p50)} ms   p99 ${fmtMs(m.p99)} ms   server CPU ${fmtCpu(m.cpuUs)} µs/req${store}   (${fmtInt(m.requests)} requests, all verified)`,
         )
       }
     }
 
-    const targets = scenario.targets.map((t) => summarizeTarget(t.name, rounds.get(t.name)!))
+    // Round trips: a separate, short window per Redis target with MONITOR on (which slows
+    // Redis, so never during a measured window). Only that target is under load meanwhile.
+    const counted = new Map<string, { requests: number; commands: string[] }>()
+    for (const t of scenario.targets) {
+      if (t.store !== 'redis' || !redis) continue
+      let requests = 0
+      const lines = await redis.commandsSentDuring(async () => {
+        requests = (await measure({ ...specOf(t), duration: settings.duration, amount: COUNTED_REQUESTS })).requests
+        // Anything a server sends after its last answer still belongs to the window.
+        await new Promise((r) => setTimeout(r, 200))
+      })
+      const commands = lines.map(commandName)
+      counted.set(t.name, { requests, commands })
+      log(`[${scenario.name}] ${t.name.padEnd(width)} sent ${fmtInt(commands.length)} Redis commands for ${fmtInt(requests)} requests (MONITOR, Lua-internal calls left out)`)
+    }
+
+    const targets = scenario.targets.map((t) => summarizeTarget(t.name, rounds.get(t.name)!, counted.get(t.name)))
     const args = process.argv.slice(2)
     return {
       scenario: scenario.name,
@@ -144,6 +187,14 @@ async function runScenario(
       settings,
       targets,
       ratios: scenario.ratios.map((r) => summarizeRatio(r, targets)),
+      ...(redis && scenario.targets.some((t) => t.store === 'redis')
+        ? {
+            store: {
+              redis: `one private redis-server ${redis.version} (free loopback port, \`--save "" --appendonly no\`) shared by both session servers, each with its own key prefix`,
+              counting: `Round trips are the commands each server sent, counted with MONITOR over a separate window of ${fmtInt(COUNTED_REQUESTS)} requests (lines Redis tags \`lua\` left out: Redis ${redis.version} counts a script's internal calls in \`total_commands_processed\`, which gives the "executed" column, from \`INFO stats\` around each measured window); Redis CPU is redis-server's user + system time over the measured windows.`,
+            },
+          }
+        : {}),
     }
   } finally {
     await Promise.all([...servers.values()].map((s) => s.stop()))
@@ -175,17 +226,30 @@ async function main(): Promise<void> {
     env.SESSIONMESH_ROOT = buildSessionmesh()
     log('compiled src/ with tsc into bench/results/dist.tmp for the sessionmesh server')
   }
+  // One private redis-server for every scenario that needs one (each server has its own key
+  // prefix, so nothing is flushed between targets); stopped at the end, and by the cleanup
+  // handlers on Ctrl-C or failure.
+  let redis: BenchRedis | undefined
+  if (opts.selected.some((s) => s.targets.some((t) => t.store === 'redis'))) {
+    redis = await startRedis()
+    env.BENCH_REDIS_URL = redis.url
+    log(`started a private redis-server ${redis.version} on port ${redis.port} (pid ${redis.pid}, no persistence)`)
+  }
   const results: ScenarioResult[] = []
-  for (const scenario of opts.selected) {
-    const result = await runScenario(scenario, opts.settings, env, opts.profile)
-    results.push(result)
-    if (opts.profile) continue
-    await mkdir(RESULTS, { recursive: true })
-    await writeFile(`${RESULTS}${scenario.name}.json`, `${JSON.stringify(result, null, 2)}\n`)
-    if (opts.docs) {
-      const ok = await updateDoc(DOC, result)
-      log(ok ? `[${scenario.name}] docs/BENCHMARKS.md section rewritten` : `[${scenario.name}] no markers in docs/BENCHMARKS.md; section not written`)
+  try {
+    for (const scenario of opts.selected) {
+      const result = await runScenario(scenario, opts.settings, env, opts.profile, redis)
+      results.push(result)
+      if (opts.profile) continue
+      await mkdir(RESULTS, { recursive: true })
+      await writeFile(`${RESULTS}${scenario.name}.json`, `${JSON.stringify(result, null, 2)}\n`)
+      if (opts.docs) {
+        const ok = await updateDoc(DOC, result)
+        log(ok ? `[${scenario.name}] docs/BENCHMARKS.md section rewritten` : `[${scenario.name}] no markers in docs/BENCHMARKS.md; section not written`)
+      }
     }
+  } finally {
+    await redis?.stop()
   }
   for (const r of results) log(textReport(r))
   if (opts.profile) {

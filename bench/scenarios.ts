@@ -7,6 +7,8 @@ export interface Target {
   server: string
   /** Needs a session cookie (obtained once via POST /login). */
   session: boolean
+  /** Keeps sessions in the runner's private redis-server (BENCH_REDIS_URL); its store round trips are counted. */
+  store?: 'redis'
 }
 
 export interface Ratio {
@@ -36,11 +38,42 @@ const targets: Target[] = [
   { name: 'sessionmesh', server: 'sessionmesh', session: true },
 ]
 
+/** Express + session middleware against one shared private Redis (each with its own key prefix). */
+const redisTargets: Target[] = [
+  { name: 'bare express', server: 'bare', session: false },
+  { name: 'express-session + connect-redis', server: 'connect-redis', session: true, store: 'redis' },
+  { name: 'sessionmesh (redis)', server: 'sessionmesh-redis', session: true, store: 'redis' },
+]
+
 function expect(ok: boolean, what: string): void {
   if (!ok) throw new VerificationError(what)
 }
 
 const READ_BODY = JSON.stringify({ user: 'alice' })
+const isReadBody = (body: string) => body === READ_BODY
+const isCountBody = (body: string) => /^\{"n":\d+\}$/.test(body)
+
+/** `GET /` answers the session's user with the cookie, 401 without. */
+async function checkRead(origin: string, cookie: string | undefined): Promise<void> {
+  const r = await request(origin, 'GET', '/', cookie)
+  expect(r.status === 200 && r.body === READ_BODY, `${origin}: GET / answered ${r.status} ${r.body}`)
+  if (cookie) {
+    const anon = await request(origin, 'GET', '/')
+    expect(anon.status === 401, `${origin}: GET / without a cookie answered ${anon.status}, expected 401`)
+  }
+}
+
+/** Two `POST /incr` in a row count up by one: the write was kept. */
+async function checkWrite(origin: string, cookie: string | undefined): Promise<void> {
+  const n = async () => {
+    const r = await request(origin, 'POST', '/incr', cookie)
+    expect(r.status === 200, `${origin}: POST /incr answered ${r.status} ${r.body}`)
+    return (JSON.parse(r.body) as { n: number }).n
+  }
+  const first = await n()
+  const second = await n()
+  expect(second === first + 1, `${origin}: counter went ${first} -> ${second}, the write was not kept`)
+}
 
 export const scenarios: Scenario[] = [
   {
@@ -55,15 +88,8 @@ export const scenarios: Scenario[] = [
       { numerator: 'sessionmesh', denominator: 'bare express', goal: 0.85 },
       { numerator: 'sessionmesh', denominator: 'express-session', goal: 1.6 },
     ],
-    verifyBody: (body) => body === READ_BODY,
-    async check(origin, cookie) {
-      const r = await request(origin, 'GET', '/', cookie)
-      expect(r.status === 200 && r.body === READ_BODY, `${origin}: GET / answered ${r.status} ${r.body}`)
-      if (cookie) {
-        const anon = await request(origin, 'GET', '/')
-        expect(anon.status === 401, `${origin}: GET / without a cookie answered ${anon.status}, expected 401`)
-      }
-    },
+    verifyBody: isReadBody,
+    check: checkRead,
   },
   {
     name: 'express-write',
@@ -77,17 +103,38 @@ export const scenarios: Scenario[] = [
       { numerator: 'sessionmesh', denominator: 'bare express' },
       { numerator: 'sessionmesh', denominator: 'express-session' },
     ],
-    verifyBody: (body) => /^\{"n":\d+\}$/.test(body),
-    async check(origin, cookie) {
-      const n = async () => {
-        const r = await request(origin, 'POST', '/incr', cookie)
-        expect(r.status === 200, `${origin}: POST /incr answered ${r.status} ${r.body}`)
-        return (JSON.parse(r.body) as { n: number }).n
-      }
-      const first = await n()
-      const second = await n()
-      expect(second === first + 1, `${origin}: counter went ${first} -> ${second}, the write was not kept`)
-    },
+    verifyBody: isCountBody,
+    check: checkWrite,
+  },
+  {
+    name: 'redis-readonly',
+    title: 'Read-only session request, sessions in Redis (Express 5)',
+    description:
+      '`GET /` with a valid session cookie, sessions in one private redis-server shared by both session servers (each with its own key prefix): express-session + connect-redis 9 against sessionmesh\'s Redis store (no near cache). The handler reads `req.session.user`; nothing changes.',
+    method: 'GET',
+    path: '/',
+    targets: redisTargets,
+    ratios: [
+      { numerator: 'sessionmesh (redis)', denominator: 'express-session + connect-redis', goal: 1.25 },
+      { numerator: 'sessionmesh (redis)', denominator: 'bare express' },
+    ],
+    verifyBody: isReadBody,
+    check: checkRead,
+  },
+  {
+    name: 'redis-write',
+    title: 'Session write per request, sessions in Redis (Express 5)',
+    description:
+      '`POST /incr` with a valid session cookie, sessions in one private redis-server shared by both session servers (each with its own key prefix): every request increments `req.session.n` and saves the session. All connections share one session.',
+    method: 'POST',
+    path: '/incr',
+    targets: redisTargets,
+    ratios: [
+      { numerator: 'sessionmesh (redis)', denominator: 'express-session + connect-redis', goal: 1.15 },
+      { numerator: 'sessionmesh (redis)', denominator: 'bare express' },
+    ],
+    verifyBody: isCountBody,
+    check: checkWrite,
   },
 ]
 

@@ -20,7 +20,11 @@ export type {
   ApplyConditions,
   ApplyResult,
   ScanPage,
+  LoadOptions,
 } from './core/store.js'
+export { signedTokens } from './core/tokens.js'
+export type { SessionTokens } from './core/tokens.js'
+export type { LegacySession, LegacySessionSource } from './core/legacy.js'
 export { expiryOf } from './core/store.js'
 export { memoryStore } from './stores/memory/index.js'
 export type { MemoryStoreOptions } from './stores/memory/index.js'

@@ -19,8 +19,10 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Pack
 
 /** Named runtime exports each public subpath must provide. */
 const EXPECTED: Record<string, string[]> = {
-  '.': ['createSessions', 'memoryStore'],
+  '.': ['createSessions', 'memoryStore', 'signedTokens'],
   './sqlite': ['sqliteStore'],
+  './redis': ['redisStore'],
+  './interop': ['connectRedisSessions', 'springSessionTokens', 'springSessionStore'],
   './express': ['session'],
   './fastify': ['session'],
   './koa': ['session'],

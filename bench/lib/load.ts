@@ -12,6 +12,8 @@ export interface LoadSpec {
   pipelining: number
   /** Seconds. */
   duration: number
+  /** Send exactly this many requests instead of loading for `duration` (counting windows). */
+  amount?: number
   /** Every response body must pass this (autocannon counts failures as mismatches). */
   verifyBody: (body: string) => boolean
   /** The server's pid, to measure its CPU time per request. */
@@ -27,6 +29,15 @@ export interface Measurement {
   p99: number
   /** Server CPU time (user + system, all threads) per request, in µs; null where unmeasurable. */
   cpuUs: number | null
+  /** Targets with a Redis store: what Redis did during this window (set by the runner). */
+  store?: StoreWindow
+}
+
+export interface StoreWindow {
+  /** Commands Redis executed per request (INFO total_commands_processed), Lua-internal calls included. */
+  commandsPerRequest: number
+  /** redis-server CPU time per request, in µs; null where unmeasurable. */
+  cpuUs: number | null
 }
 
 export class VerificationError extends Error {}
@@ -40,6 +51,7 @@ export async function measure(spec: LoadSpec): Promise<Measurement> {
     connections: spec.connections,
     pipelining: spec.pipelining,
     duration: spec.duration,
+    ...(spec.amount === undefined ? {} : { amount: spec.amount }),
     // autocannon accumulates each body as a string; the check itself is what it costs.
     verifyBody: (body) => spec.verifyBody(typeof body === 'string' ? body : String(body ?? '')),
   })

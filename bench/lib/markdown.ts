@@ -1,7 +1,7 @@
 // Renders a scenario's results as Markdown and rewrites the generated section of
 // docs/BENCHMARKS.md between `<!-- bench:<scenario> -->` and `<!-- /bench:<scenario> -->`.
 import { readFile, writeFile } from 'node:fs/promises'
-import { fmtCpu, fmtInt, fmtMs, fmtX, type ScenarioResult } from './report.js'
+import { fmtCpu, fmtInt, fmtMs, fmtPer, fmtSent, fmtX, type ScenarioResult } from './report.js'
 
 export function markdownSection(r: ScenarioResult): string {
   const m = r.machine
@@ -25,6 +25,20 @@ export function markdownSection(r: ScenarioResult): string {
         `| ${x.numerator} / ${x.denominator} | **${fmtX(x.value)}** | ${fmtX(x.roundMin)} – ${fmtX(x.roundMax)} | ${x.cpuValue === null ? 'n/a' : fmtX(x.cpuValue)} | ${x.goal === undefined ? '—' : `≥ ${x.goal}x`} | ${x.met === undefined ? '—' : x.met ? 'yes' : '**no**'} |`,
     ),
   ]
+  const stored = r.targets.filter((t) => t.store)
+  if (stored.length) {
+    lines.push(
+      '',
+      `_Store: ${r.store?.redis ?? 'redis'}. ${r.store?.counting ?? ''}_`,
+      '',
+      '| target | store round trips per request | commands sent per request | Redis commands executed per request (incl. inside Lua) | Redis CPU per request |',
+      '|---|---:|---|---:|---:|',
+      ...stored.map((t) => {
+        const st = t.store!
+        return `| ${t.name} | **${fmtPer(st.roundTrips)}** | ${fmtSent(st.sent)} | ${fmtPer(st.commandsExecuted)} | ${fmtCpu(st.cpuUs)} µs |`
+      }),
+    )
+  }
   return lines.join('\n')
 }
 

@@ -32,6 +32,31 @@ export interface TargetSummary {
   /** Median server CPU µs per request. */
   cpuUs: number | null
   rounds: Measurement[]
+  /** Targets with a Redis store. */
+  store?: StoreSummary
+}
+
+export interface StoreSummary {
+  /**
+   * Commands the server sent to Redis per request, counted with MONITOR over a separate
+   * window of `countedRequests` requests (commands scripts run inside Redis left out):
+   * the store round trips, as neither store pipelines commands within one request.
+   */
+  roundTrips: number
+  /** The same, per command name (e.g. `{ get: 1, expire: 1 }`). */
+  sent: Record<string, number>
+  countedRequests: number
+  /** Median over the measured rounds: commands Redis executed per request, Lua-internal ones included. */
+  commandsExecuted: number
+  /** Median over the measured rounds: redis-server CPU µs per request. */
+  cpuUs: number | null
+}
+
+/** The private redis-server a scenario ran against, when it needs one. */
+export interface StoreInfo {
+  redis: string
+  /** How round trips were counted. */
+  counting: string
 }
 
 export interface RatioSummary extends Ratio {
@@ -56,6 +81,7 @@ export interface ScenarioResult {
   settings: Settings
   targets: TargetSummary[]
   ratios: RatioSummary[]
+  store?: StoreInfo
 }
 
 export function machine(): Machine {
@@ -76,9 +102,13 @@ export function median(values: number[]): number {
   return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2
 }
 
-export function summarizeTarget(name: string, rounds: Measurement[]): TargetSummary {
+export function summarizeTarget(
+  name: string,
+  rounds: Measurement[],
+  counted?: { requests: number; commands: string[] },
+): TargetSummary {
   const rps = rounds.map((m) => m.rps)
-  return {
+  const summary: TargetSummary = {
     name,
     rps: { median: median(rps), min: Math.min(...rps), max: Math.max(...rps) },
     p50: median(rounds.map((m) => m.p50)),
@@ -86,6 +116,20 @@ export function summarizeTarget(name: string, rounds: Measurement[]): TargetSumm
     cpuUs: rounds.every((m) => m.cpuUs !== null) ? median(rounds.map((m) => m.cpuUs as number)) : null,
     rounds,
   }
+  if (counted) {
+    const sent: Record<string, number> = {}
+    for (const c of counted.commands) sent[c] = (sent[c] ?? 0) + 1
+    for (const c of Object.keys(sent)) sent[c] = (sent[c] as number) / counted.requests
+    const windows = rounds.map((m) => m.store).filter((w) => w !== undefined)
+    summary.store = {
+      roundTrips: counted.commands.length / counted.requests,
+      sent,
+      countedRequests: counted.requests,
+      commandsExecuted: windows.length ? median(windows.map((w) => w.commandsPerRequest)) : Number.NaN,
+      cpuUs: windows.length && windows.every((w) => w.cpuUs !== null) ? median(windows.map((w) => w.cpuUs as number)) : null,
+    }
+  }
+  return summary
 }
 
 export function summarizeRatio(ratio: Ratio, targets: TargetSummary[]): RatioSummary {
@@ -112,6 +156,14 @@ export const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US
 export const fmtMs = (n: number): string => (n < 10 ? n.toFixed(1) : n.toFixed(0))
 export const fmtX = (n: number): string => `${n.toFixed(2)}x`
 export const fmtCpu = (n: number | null): string => (n === null ? 'n/a' : n.toFixed(0))
+/** Round trips and commands per request: two decimals (a stray command shows). */
+export const fmtPer = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a')
+/** `get 1.00 + expire 1.00` */
+export const fmtSent = (sent: Record<string, number>): string =>
+  Object.entries(sent)
+    .sort((a, b) => b[1] - a[1])
+    .map(([c, n]) => `${c} ${fmtPer(n)}`)
+    .join(' + ') || 'none'
 
 export function goalText(r: RatioSummary): string {
   if (r.goal === undefined) return ''
@@ -136,6 +188,18 @@ export function textReport(result: ScenarioResult): string {
   out.push(widths.map((w) => '-'.repeat(w)).join('   '))
   for (const r of rows.slice(1)) out.push(line(r))
   out.push('')
+  const stored = result.targets.filter((t) => t.store)
+  if (stored.length) {
+    out.push(`store (${result.store?.redis ?? 'redis'}):`)
+    const w = Math.max(...stored.map((t) => t.name.length))
+    for (const t of stored) {
+      const s = t.store!
+      out.push(
+        `  ${t.name.padEnd(w)}   ${fmtPer(s.roundTrips)} round trips/request (${fmtSent(s.sent)}; MONITOR over ${fmtInt(s.countedRequests)} requests)   ${fmtPer(s.commandsExecuted)} commands executed/request incl. Lua   Redis CPU ${fmtCpu(s.cpuUs)} µs/request`,
+      )
+    }
+    out.push('')
+  }
   for (const r of result.ratios) {
     out.push(
       `${`${r.numerator} / ${r.denominator}`.padEnd(32)} ${fmtX(r.value).padStart(6)}   (per round ${fmtX(r.roundMin)} - ${fmtX(r.roundMax)}; by CPU/req ${r.cpuValue === null ? 'n/a' : fmtX(r.cpuValue)})   ${goalText(r)}`,

@@ -1,5 +1,5 @@
-// Starts each benchmark server in its own child process and tracks every child so that
-// none survives the runner (normal exit, SIGINT/SIGTERM, or an error).
+// Starts each benchmark server in its own child process and tracks every child (the private
+// redis-server too) so that none survives the runner (normal exit, SIGINT/SIGTERM, or an error).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +17,12 @@ export interface RunningServer {
 const children = new Set<ChildProcess>()
 const STARTUP_TIMEOUT_MS = 30_000
 
+/** Another child the runner must not leave behind (the private redis-server). */
+export function trackChild(child: ChildProcess): void {
+  children.add(child)
+  child.once('exit', () => children.delete(child))
+}
+
 export function serverFile(name: string): string {
   return fileURLToPath(new URL(`../servers/${name}.ts`, import.meta.url))
 }
@@ -27,8 +33,7 @@ export async function startServer(name: string, nodeArgs: string[] = [], env: Re
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, NODE_ENV: 'production', ...env },
   })
-  children.add(child)
-  child.once('exit', () => children.delete(child))
+  trackChild(child)
 
   const port = await new Promise<number>((resolve, reject) => {
     const lines = createInterface({ input: child.stdout })

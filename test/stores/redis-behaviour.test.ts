@@ -53,7 +53,8 @@ async function commandCounter(port: number) {
       return lines.slice(from + 1, to).filter((l) => !/\[\d+ lua\]/.test(l))
     },
     async close() {
-      await Promise.all([monitor.destroy(), marker.close()])
+      monitor.destroy()
+      await marker.close()
     },
   }
 }

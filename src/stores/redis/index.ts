@@ -10,12 +10,21 @@ import {
 } from '../../core/errors.js'
 import type { ApplyConditions, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession } from '../../core/store.js'
 import { connectRedis, type RedisConnection, type RedisTarget, type Script, unavailable } from './connection.js'
+import { springSessionStore, type SpringSessionStoreOptions } from '../../interop/spring/store.js'
 import { BUCKETS, bucketOf, KeyLayout } from './keys.js'
 import { APPLY, CHANGE_ID, CREATE, DESTROY, INDEX_ADD, LEASE, LOAD, REMOVE_IF_VERSION, SWEEP, TOUCH } from './scripts.js'
 
 export type { RedisTarget } from './connection.js'
 
 export type RedisStoreOptions = RedisTarget & {
+  /**
+   * `sessionmesh` (default): our layout (see docs/REDIS.md). `spring-session`: Spring Session
+   * Data Redis' layout with its JSON serializer, shared with Spring services (docs/MIGRATION.md);
+   * use with `springSessionTokens()` and the cookie name `SESSION`.
+   */
+  layout?: 'sessionmesh' | 'spring-session'
+  /** Options of the `spring-session` layout. */
+  spring?: SpringSessionStoreOptions
   /** Prefix of every key. Default `sessionmesh:`. Must not contain `{` or `}`. */
   prefix?: string
   /**
@@ -128,6 +137,12 @@ export function redisStore(options: RedisStoreOptions) {
   for (const [name, v] of [['expiredRetentionMs', retentionMs], ['sweepLeaseMs', leaseMs], ['connectTimeoutMs', connectTimeoutMs]] as const) {
     if (!Number.isFinite(v) || v <= 0) throw new ConfigurationError(`redisStore: ${name} must be a positive number of milliseconds`)
   }
+  if (options.layout !== undefined && options.layout !== 'sessionmesh' && options.layout !== 'spring-session') {
+    throw new ConfigurationError(`redisStore: layout must be 'sessionmesh' or 'spring-session'`)
+  }
+  if (options.layout === 'spring-session' && durability) {
+    throw new ConfigurationError(`redisStore: durability is not available with layout 'spring-session'`)
+  }
   const leaseOwner = randomBytes(12).toString('base64url')
 
   let connection: RedisConnection | null = null
@@ -149,6 +164,14 @@ export function redisStore(options: RedisStoreOptions) {
     } finally {
       clearTimeout(timer)
     }
+  }
+
+  const closeConnection = async () => {
+    closed = true
+    if (!connection) aborter.abort()
+    const c = connection ?? (await connecting.catch(() => null))
+    connection = null
+    await c?.close()
   }
 
   /** A write: with `durability`, pipelined with WAIT on the same connection; too few acks fail it. */
@@ -220,6 +243,8 @@ export function redisStore(options: RedisStoreOptions) {
     }
     return out
   }
+
+  if (options.layout === 'spring-session') return springLayout(conn, options.spring, closeConnection)
 
   return {
     kind: 'redis',
@@ -409,13 +434,34 @@ export function redisStore(options: RedisStoreOptions) {
       }
     },
 
-    async close() {
-      closed = true
-      if (!connection) aborter.abort()
-      const c = connection ?? (await connecting.catch(() => null))
-      connection = null
-      await c?.close()
-    },
+    close: closeConnection,
+  } satisfies SessionStore & { connection: () => Promise<RedisConnection> }
+}
+
+/** The Spring Session layout behind the same lazily connected factory. */
+function springLayout(conn: () => Promise<RedisConnection>, options: SpringSessionStoreOptions | undefined, close: () => Promise<void>) {
+  let inner: Promise<ReturnType<typeof springSessionStore>> | null = null
+  const store = () => (inner ??= conn().then((c) => springSessionStore(c, options)))
+  // A failed first connection is not kept: the next call tries again.
+  const get = () => store().catch((e: unknown) => {
+    inner = null
+    throw e
+  })
+  return {
+    kind: 'redis',
+    connection: conn,
+    load: async (id, now, o?: LoadOptions) => (await get()).load(id, now, o),
+    create: async (s) => (await get()).create(s),
+    apply: async (id, d, c) => (await get()).apply(id, d, c),
+    touch: async (id, l, e) => (await get()).touch(id, l, e),
+    destroy: async (id) => (await get()).destroy(id),
+    changeId: async (a, b, now) => (await get()).changeId(a, b, now),
+    findByPrincipal: async (p, now) => (await get()).findByPrincipal(p, now),
+    scan: async (o) => (await get()).scan(o),
+    sweep: async (now, limit) => (await get()).sweep(now, limit),
+    count: async (now) => (await get()).count(now),
+    // The Spring store's own close() only closes the connection, which this does.
+    close,
   } satisfies SessionStore & { connection: () => Promise<RedisConnection> }
 }
 
