@@ -1,10 +1,12 @@
 /**
- * One instance of the demo shop: Express + sessionmesh on the shared SQLite file. Several
- * of these run as separate OS processes (see start.ts) and share every session.
+ * One instance of the demo shop: Express + sessionmesh on the shared SQLite file, or on
+ * Redis when SESSIONMESH_STORE is a redis:// URL. Several of these run as separate OS
+ * processes (see start.ts) and share every session.
  */
 import express from 'express'
 import { createSessions } from '../../src/index.js'
 import { session } from '../../src/adapters/express/index.js'
+import { redisStore } from '../../src/stores/redis/index.js'
 import { sqliteStore } from '../../src/stores/sqlite/index.js'
 import { page } from './page.js'
 
@@ -13,8 +15,9 @@ const instance = process.env.INSTANCE ?? String(process.pid)
 const secret = process.env.SESSION_SECRET ?? 'demo-only-secret-change-me-0123456789abcdef'
 const accounts: Record<string, string> = { alice: 'alice-pw', bob: 'bob-pw' }
 
+const redisUrl = process.env.SESSIONMESH_STORE?.startsWith('redis') ? process.env.SESSIONMESH_STORE : undefined
 const sessions = createSessions({
-  store: sqliteStore({ path: process.env.SESSIONMESH_SQLITE ?? '.data/sessions.db' }),
+  store: redisUrl ? redisStore({ url: redisUrl, prefix: 'shop:' }) : sqliteStore({ path: process.env.SESSIONMESH_SQLITE ?? '.data/sessions.db' }),
   secret: [secret],
   idleTimeout: '30m',
   absoluteTimeout: '12h',

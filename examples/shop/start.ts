@@ -42,9 +42,21 @@ try {
   process.exitCode = 1
 }
 if (!stopping) {
-  console.log(`sessionmesh demo: ${count} instances sharing sessions through .data/sessions.db (SQLite)`)
+  const store = process.env.SESSIONMESH_STORE?.startsWith('redis') ? `Redis at ${redact(process.env.SESSIONMESH_STORE)}` : '.data/sessions.db (SQLite)'
+  console.log(`sessionmesh demo: ${count} instances sharing sessions through ${store}`)
   for (let i = 0; i < count; i++) console.log(`  instance ${i + 1}: http://127.0.0.1:${base + i}/`)
   console.log('demo accounts: alice / alice-pw, bob / bob-pw')
   console.log('log in on one instance, reload the other: same session. Ctrl-C stops everything.')
 }
 await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))))
+
+/** A Redis URL without its password, for printing. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    return u.toString()
+  } catch {
+    return 'redis'
+  }
+}

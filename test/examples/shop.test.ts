@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { after, before, describe, it } from 'node:test'
+import { startRedis, type RedisProcess } from '../support/redis.js'
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -15,14 +16,17 @@ const freePort = () =>
     })
   })
 
-describe('npm start: the demo shop on the embedded SQLite default', () => {
+for (const variant of ['the embedded SQLite default', 'Redis (SESSIONMESH_STORE=redis://…)'] as const) describe(`npm start: the demo shop on ${variant}`, () => {
   let base = 0
   const child = { proc: null as ReturnType<typeof spawn> | null }
+  let redis: RedisProcess | undefined
   before(async () => {
     base = await freePort()
     const dir = mkdtempSync(join(tmpdir(), 'shop-'))
+    if (variant.startsWith('Redis')) redis = await startRedis()
+    const store = redis ? { SESSIONMESH_STORE: redis.url } : { SESSIONMESH_SQLITE: join(dir, 's.db') }
     const proc = spawn(process.execPath, ['--import', 'tsx', 'examples/shop/start.ts'], {
-      env: { ...process.env, PORT: String(base), SESSIONMESH_SQLITE: join(dir, 's.db') },
+      env: { ...process.env, PORT: String(base), ...store },
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     child.proc = proc
@@ -35,10 +39,12 @@ describe('npm start: the demo shop on the embedded SQLite default', () => {
   })
   after(async () => {
     const proc = child.proc
-    if (!proc || proc.exitCode !== null) return
-    const exited = new Promise((r) => proc.once('exit', r))
-    proc.kill('SIGINT')
-    await exited
+    if (proc && proc.exitCode === null) {
+      const exited = new Promise((r) => proc.once('exit', r))
+      proc.kill('SIGINT')
+      await exited
+    }
+    await redis?.stop()
   })
 
   const call = async (instance: number, path: string, init: { method?: string; cookie?: string; body?: unknown } = {}) => {
