@@ -8,7 +8,7 @@ import { buildSessionmesh } from './lib/build.js'
 import { measure, type Measurement } from './lib/load.js'
 import { updateDoc } from './lib/markdown.js'
 import { summarizeProfileDir } from './lib/profile.js'
-import { processCpuMs } from './lib/cpu.js'
+import { processCpuMs, waitForIdleMachine } from './lib/cpu.js'
 import { type BenchRedis, commandName, startRedis } from './lib/redis.js'
 import { machine, type ScenarioResult, type Settings, summarizeRatio, summarizeTarget, textReport, fmtCpu, fmtInt, fmtMs } from './lib/report.js'
 import { installCleanup, killAllServers, type RunningServer, startServer } from './lib/servers.js'
@@ -24,6 +24,8 @@ scenarios: ${scenarios.map((s) => s.name).join(', ')} (default: all)
   --warmup S        warm-up seconds before each measurement (default 2)
   --connections N   concurrent connections (default 50)
   --pipelining N    requests in flight per connection (default 1)
+  --wait-idle S     before each target's turn, wait up to S seconds until the machine's
+                    CPU is < 15 % busy (other people's test runs skew req/s; default 0)
   --docs            also rewrite the scenario's section of docs/BENCHMARKS.md
   --docs-only       rewrite docs/BENCHMARKS.md from bench/results/*.json, run nothing
   --from-src        run sessionmesh from src/ through tsx instead of a fresh tsc build
@@ -41,6 +43,7 @@ function options() {
       warmup: { type: 'string', default: '2' },
       connections: { type: 'string', default: '50' },
       pipelining: { type: 'string', default: '1' },
+      'wait-idle': { type: 'string', default: '0' },
       docs: { type: 'boolean', default: false },
       'docs-only': { type: 'boolean', default: false },
       profile: { type: 'string' },
@@ -64,6 +67,7 @@ function options() {
     warmup: num('warmup', 0),
     connections: Math.floor(num('connections', 1)),
     pipelining: Math.floor(num('pipelining', 1)),
+    waitIdle: num('wait-idle', 0),
     sessionmesh: values['from-src'] ? 'src via tsx' : 'tsc build',
   }
   return {
@@ -148,6 +152,12 @@ async function runScenario(
       // Rotate the order each round so no target always runs first (or right after another).
       const order = scenario.targets.map((_, i) => scenario.targets[(i + round) % scenario.targets.length]!)
       for (const t of order) {
+        if (settings.waitIdle) {
+          const w = await waitForIdleMachine(settings.waitIdle)
+          if (w.waited >= 2 || !w.idle) {
+            log(`[${scenario.name}] waited ${w.waited.toFixed(0)} s for other work on the machine${w.idle ? '' : ' (still busy; measuring anyway)'}`)
+          }
+        }
         if (settings.warmup > 0) await measure({ ...specOf(t), duration: settings.warmup })
         const m = await measured(t)
         rounds.get(t.name)!.push(m)

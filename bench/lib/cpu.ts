@@ -30,3 +30,41 @@ export function processCpuMs(pid: number | undefined): number | null {
     return null
   }
 }
+
+/** Busy and total CPU ticks of the whole machine so far (all cores), or null without /proc. */
+function machineTicks(): { busy: number; total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? ''
+    const v = line.trim().split(/\s+/).slice(1).map(Number)
+    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0)
+    const idle = (v[3] ?? 0) + (v[4] ?? 0)
+    return Number.isFinite(total) ? { busy: total - idle, total } : null
+  } catch {
+    return null
+  }
+}
+
+/** Share (0–1) of the machine's CPU that was busy over the next `ms` milliseconds; null without /proc. */
+export async function machineBusyShare(ms: number): Promise<number | null> {
+  const a = machineTicks()
+  await new Promise((r) => setTimeout(r, ms))
+  const b = machineTicks()
+  if (!a || !b || b.total <= a.total) return null
+  return (b.busy - a.busy) / (b.total - a.total)
+}
+
+/**
+ * Waits (at most `maxSeconds`) until the machine is idle, i.e. less than `threshold` of its
+ * CPU busy over a 1 s sample. Called between turns, when the benchmark's own processes are
+ * idle, so what it sees is other work (test runs, builds). Returns the seconds waited and
+ * whether the machine was idle in the end.
+ */
+export async function waitForIdleMachine(maxSeconds: number, threshold = 0.15): Promise<{ waited: number; idle: boolean }> {
+  const start = Date.now()
+  for (;;) {
+    const busy = await machineBusyShare(1000)
+    if (busy === null || busy < threshold) return { waited: (Date.now() - start) / 1000, idle: true }
+    if (Date.now() - start >= maxSeconds * 1000) return { waited: (Date.now() - start) / 1000, idle: false }
+  }
+}

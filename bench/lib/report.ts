@@ -10,6 +10,8 @@ export interface Settings {
   warmup: number
   connections: number
   pipelining: number
+  /** Seconds each turn waited at most for an idle machine (0: no waiting; absent in older results). */
+  waitIdle?: number
   /** What the sessionmesh server ran: the tsc build of src/ (as published) or src/ through tsx. */
   sessionmesh: 'tsc build' | 'src via tsx'
 }
