@@ -1,0 +1,7 @@
+export { HashRing, DEFAULT_VNODES } from './hash-ring.js'
+export type { Ring, HashRingOptions, NodeOptions, NodeSpec } from './hash-ring.js'
+export { BoundedLoadRing, DEFAULT_LOAD_FACTOR } from './bounded-load.js'
+export type { BoundedLoadRingOptions } from './bounded-load.js'
+export { RendezvousHash } from './rendezvous.js'
+export type { RendezvousHashOptions } from './rendezvous.js'
+export { murmur3 } from './hash.js'
