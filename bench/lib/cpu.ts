@@ -36,13 +36,26 @@ function machineTicks(): { busy: number; total: number } | null {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? ''
     const v = line.trim().split(/\s+/).slice(1).map(Number)
-    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    // user nice system idle iowait irq softirq steal (guest time is already in user). Interrupt
+    // time is left out of `busy`: loopback traffic's softirq work is charged to no process, so
+    // it would look like someone else's.
+    const [user = 0, nice = 0, system = 0, , , , , steal = 0] = v
     const total = v.slice(0, 8).reduce((a, b) => a + b, 0)
-    const idle = (v[3] ?? 0) + (v[4] ?? 0)
-    return Number.isFinite(total) ? { busy: total - idle, total } : null
+    return Number.isFinite(total) ? { busy: user + nice + system + steal, total } : null
   } catch {
     return null
   }
+}
+
+/** With --wait-idle: a turn during which other processes used more of the machine's CPU than this is measured again, */
+export const OTHERS_LIMIT = 0.1
+/** ... up to this many attempts in all (the last one is kept whatever happened). */
+export const MAX_ATTEMPTS = 5
+
+/** Busy CPU milliseconds of the whole machine so far (all cores), or null without /proc. */
+export function machineBusyMs(): number | null {
+  const t = machineTicks()
+  return t ? (t.busy * 1000) / clockTicks() : null
 }
 
 /** Share (0–1) of the machine's CPU that was busy over the next `ms` milliseconds; null without /proc. */

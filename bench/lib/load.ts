@@ -29,6 +29,13 @@ export interface Measurement {
   p99: number
   /** Server CPU time (user + system, all threads) per request, in µs; null where unmeasurable. */
   cpuUs: number | null
+  /**
+   * Share (0–1) of the machine's CPU that processes other than the benchmark's own (runner,
+   * server, redis-server) used during the window; null where unmeasurable (set by the runner).
+   */
+  othersCpu?: number | null
+  /** The load generator's (this runner's) CPU time per request, in µs (set by the runner). */
+  loadCpuUs?: number
   /** Targets with a Redis store: what Redis did during this window (set by the runner). */
   store?: StoreWindow
 }
