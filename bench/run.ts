@@ -198,7 +198,7 @@ async function runScenario(
         rounds.get(t.name)!.push(m)
         const store = m.store ? `   Redis: ${m.store.commandsPerRequest.toFixed(2)} commands, CPU ${fmtCpu(m.store.cpuUs)} µs/req` : ''
         log(
-          `[${scenario.name}] round ${round + 1}/${settings.rounds}  ${t.name.padEnd(width)} ${fmtInt(m.rps).padStart(7)} req/s   p50 ${fmtMs(m.p50)} ms   p99 ${fmtMs(m.p99)} ms   server CPU ${fmtCpu(m.cpuUs)} µs/req${store}   (${fmtInt(m.requests)} requests, all verified${m.othersCpu == null ? '' : `; other processes ${pct(m.othersCpu)} CPU`})`,
+          `[${scenario.name}] round ${round + 1}/${settings.rounds}  ${t.name.padEnd(width)} ${fmtInt(m.rps).padStart(7)} req/s   p50 ${fmtMs(m.p50)} ms   p99 ${fmtMs(m.p99)} ms   server CPU ${fmtCpu(m.cpuUs)} µs/req${store}   load generator CPU ${fmtCpu(m.loadCpuUs ?? null)} µs/req   (${fmtInt(m.requests)} requests, all verified${m.othersCpu == null ? '' : `; other processes ${pct(m.othersCpu)} CPU`})`,
         )
       }
     }
