@@ -6,10 +6,10 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient } from 'redis'
+import { freePort, until } from '../../test/support/redis.js'
 import { trackChild } from './servers.js'
 
 const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server'
@@ -34,34 +34,6 @@ export interface BenchRedis {
   /** Runs `fn` with MONITOR on and returns the commands clients sent meanwhile (not Lua's). */
   commandsSentDuring(fn: () => Promise<void>): Promise<string[]>
   stop(): Promise<void>
-}
-
-/** A port nothing listens on right now (the kernel's choice). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.unref()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address()
-      s.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-}
-
-/** Polls `probe` until it returns true; fails with `what` after `timeoutMs`. */
-export async function until(what: string, probe: () => Promise<boolean>, timeoutMs = STARTUP_TIMEOUT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      if (await probe()) return
-    } catch (e) {
-      last = e
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
 }
 
 const infoField = (info: string, field: string): string | undefined => new RegExp(`^${field}:(.*)$`, 'm').exec(info)?.[1]?.trim()
@@ -100,7 +72,7 @@ export async function startRedis(): Promise<BenchRedis> {
       until(`redis-server on ${port}`, async () => {
         if (!admin.isOpen) await admin.connect()
         return (await admin.ping()) === 'PONG'
-      }),
+      }, STARTUP_TIMEOUT_MS),
       spawnFailed,
     ])
   } catch (e) {
@@ -124,7 +96,7 @@ export async function startRedis(): Promise<BenchRedis> {
       const idle = now - last <= infoOverhead
       last = now
       return idle
-    })
+    }, STARTUP_TIMEOUT_MS)
   }
 
   return {

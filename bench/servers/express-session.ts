@@ -1,42 +1,5 @@
 // Express 5 + express-session in its usual configuration (MemoryStore, resave: false,
 // saveUninitialized: false).
-import express, { type Request } from 'express'
-import session from 'express-session'
-import { listenAndAnnounce } from './listen.js'
+import { serve } from './express-session-app.js'
 
-interface Data {
-  user: string
-  n: number
-}
-// `req.session` is typed by sessionmesh's Express augmentation in this project; say what it is here.
-const sess = (req: Request) => req.session as unknown as session.Session & Partial<Data>
-
-const app = express()
-app.use(
-  session({
-    secret: 'bench-secret-bench-secret-bench-secret-0123',
-    resave: false,
-    saveUninitialized: false,
-  }),
-)
-
-app.post('/login', (req, res) => {
-  sess(req).user = 'alice'
-  res.json({ user: 'alice' })
-})
-app.get('/', (req, res) => {
-  const user = sess(req).user
-  if (!user) res.status(401).json({ error: 'no session' })
-  else res.json({ user })
-})
-app.post('/incr', (req, res) => {
-  const s = sess(req)
-  if (!s.user) {
-    res.status(401).json({ error: 'no session' })
-    return
-  }
-  s.n = (s.n ?? 0) + 1
-  res.json({ n: s.n })
-})
-
-listenAndAnnounce(app)
+serve()

@@ -31,9 +31,9 @@
  * (an index entry is added before the session names the principal, so a reader that checks
  * the session never misses one), and changeId is a copy plus a guarded delete.
  */
-import { ConfigurationError, SessionExistsError, SessionNotFoundError, StaleFenceError, StoreUnavailableError, VersionConflictError } from '../../core/errors.js'
+import { ConfigurationError, StoreUnavailableError } from '../../core/errors.js'
 import type { ApplyConditions, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession } from '../../core/store.js'
-import { type RedisConnection, type Script, unavailable } from '../../stores/redis/connection.js'
+import { type RedisConnection, type Script, scriptRefusal, unavailable } from '../../stores/redis/connection.js'
 import { fromSpring, jacksonString, toSpring } from './jackson.js'
 import { APPLY, CHANGE_ID, CLAIM, CREATE, DESTROY, EXPIRE_ONE, LOAD, SWEEP, TOUCH } from './scripts.js'
 
@@ -66,14 +66,6 @@ type Expired = { id: string; principal: string | null }
 const ms = (n: number) => String(Math.floor(n))
 const maxInactiveInterval = (idleMs: number) => String(Math.min(2147483647, Math.ceil(idleMs / 1000)))
 
-function refusal(e: unknown, id: string, conditions: ApplyConditions = {}): Error {
-  const message = e instanceof Error ? e.message.replace(/^ERR /, '') : ''
-  if (message === 'SESSIONMESH_EXISTS') return new SessionExistsError(id)
-  if (message === 'SESSIONMESH_NOT_FOUND') return new SessionNotFoundError(id)
-  if (message.startsWith('SESSIONMESH_VERSION ')) return new VersionConflictError(id, conditions.expectedVersion ?? -1, Number(message.slice(20)))
-  if (message.startsWith('SESSIONMESH_FENCE ')) return new StaleFenceError(id, conditions.fence ?? -1, Number(message.slice(18)))
-  return unavailable(e, 'command failed')
-}
 
 /**
  * Sessions in Spring Session's Redis layout (see the module comment), on a connection from
@@ -230,7 +222,7 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
         if (session.principal !== null && cluster()) await indexAdd(session.principal, session.id)
         await run(CREATE, [keys.session(session.id)], [session.id, session.lastAccessedAt, session.expiresAt, session.principal ?? '', ...fields])
       } catch (e) {
-        throw refusal(e, session.id)
+        throw scriptRefusal(e, session.id)
       }
     },
 
@@ -262,7 +254,7 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
         const version = await run<string>(APPLY, [keys.session(id)], args)
         return { version: Number(version) }
       } catch (e) {
-        throw refusal(e, id, conditions)
+        throw scriptRefusal(e, id, conditions)
       }
     },
 
@@ -288,7 +280,7 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
         if (cluster()) return await changeIdAcrossSlots(oldId, newId, now)
         return Number(await run<number>(CHANGE_ID, [keys.session(oldId), keys.session(newId)], [oldId, newId, now])) === 1
       } catch (e) {
-        throw refusal(e, newId)
+        throw scriptRefusal(e, newId)
       }
     },
 

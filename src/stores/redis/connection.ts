@@ -8,7 +8,17 @@ import { createHash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import type * as RedisModule from 'redis'
 import type { RedisClientType, RedisClusterType, RedisSentinelType } from 'redis'
-import { ConfigurationError, MissingDependencyError, SessionMeshError, StoreUnavailableError } from '../../core/errors.js'
+import {
+  ConfigurationError,
+  MissingDependencyError,
+  SessionExistsError,
+  SessionMeshError,
+  SessionNotFoundError,
+  StaleFenceError,
+  StoreUnavailableError,
+  VersionConflictError,
+} from '../../core/errors.js'
+import type { ApplyConditions } from '../../core/store.js'
 
 /** A Lua script and its SHA1, computed once. */
 export class Script {
@@ -225,4 +235,19 @@ async function sentinelConnection(sentinel: AnySentinel, owned: boolean): Promis
 export function unavailable(e: unknown, what: string): Error {
   if (e instanceof SessionMeshError) return e
   return new StoreUnavailableError(`redis store: ${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+}
+
+/**
+ * A store script's refusal (an error reply `SESSIONMESH_<WHAT> <detail>`) as its typed
+ * error; anything else from the client as StoreUnavailableError. Shared by every Redis layout.
+ */
+export function scriptRefusal(e: unknown, id: string, conditions: ApplyConditions = {}): Error {
+  const message = e instanceof Error ? e.message.replace(/^ERR /, '') : ''
+  if (message === 'SESSIONMESH_EXISTS') return new SessionExistsError(id)
+  if (message === 'SESSIONMESH_NOT_FOUND') return new SessionNotFoundError(id)
+  if (message.startsWith('SESSIONMESH_VERSION ')) {
+    return new VersionConflictError(id, conditions.expectedVersion ?? -1, Number(message.slice(20)))
+  }
+  if (message.startsWith('SESSIONMESH_FENCE ')) return new StaleFenceError(id, conditions.fence ?? -1, Number(message.slice(18)))
+  return unavailable(e, 'command failed')
 }

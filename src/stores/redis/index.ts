@@ -2,14 +2,11 @@ import { randomBytes } from 'node:crypto'
 import {
   ConfigurationError,
   NotReplicatedError,
-  SessionExistsError,
   SessionNotFoundError,
-  StaleFenceError,
   StoreUnavailableError,
-  VersionConflictError,
 } from '../../core/errors.js'
 import type { ApplyConditions, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession } from '../../core/store.js'
-import { connectRedis, type RedisConnection, type RedisTarget, type Script, unavailable } from './connection.js'
+import { connectRedis, type RedisConnection, type RedisTarget, type Script, scriptRefusal, unavailable } from './connection.js'
 import { springSessionStore, type SpringSessionStoreOptions } from '../../interop/spring/store.js'
 import { BUCKETS, bucketOf, KeyLayout } from './keys.js'
 import { APPLY, CHANGE_ID, CREATE, DESTROY, INDEX_ADD, LEASE, LOAD, REMOVE_IF_VERSION, SWEEP, TOUCH } from './scripts.js'
@@ -95,17 +92,6 @@ function encode(s: StoredSession): string[] {
 
 const deadlineOf = (s: { createdAt: number; absoluteTimeoutMs: number }) => String(s.createdAt + s.absoluteTimeoutMs)
 
-/** Our scripts' refusals as typed errors; anything else from the client as StoreUnavailableError. */
-function refusal(e: unknown, id: string, conditions: ApplyConditions = {}): Error {
-  const message = e instanceof Error ? e.message.replace(/^ERR /, '') : ''
-  if (message === 'SESSIONMESH_EXISTS') return new SessionExistsError(id)
-  if (message === 'SESSIONMESH_NOT_FOUND') return new SessionNotFoundError(id)
-  if (message.startsWith('SESSIONMESH_VERSION ')) {
-    return new VersionConflictError(id, conditions.expectedVersion ?? -1, Number(message.slice(20)))
-  }
-  if (message.startsWith('SESSIONMESH_FENCE ')) return new StaleFenceError(id, conditions.fence ?? -1, Number(message.slice(18)))
-  return unavailable(e, 'command failed')
-}
 
 /**
  * Sessions in Redis: standalone, behind Sentinel, or on a Redis Cluster. Each load and
@@ -204,7 +190,7 @@ export function redisStore(options: RedisStoreOptions) {
       const created = await write(c, CREATE, [keys.session(newId), keys.expiriesOf(newId)], [
         newId, now, old.expiresAt, retentionMs, deadlineOf(old), ...encode(moved),
       ]).catch((e: unknown) => {
-        throw refusal(e, newId)
+        throw scriptRefusal(e, newId)
       })
       void created
       const removed = await write<number>(c, REMOVE_IF_VERSION, [keys.session(oldId), keys.expiriesOf(oldId)], [oldId, old.version])
@@ -276,7 +262,7 @@ export function redisStore(options: RedisStoreOptions) {
         }
         await write(c, CREATE, k, [s.id, s.lastAccessedAt, s.expiresAt, retentionMs, deadline, ...encode(s)])
       } catch (e) {
-        throw refusal(e, s.id)
+        throw scriptRefusal(e, s.id)
       }
     },
 
@@ -322,7 +308,7 @@ export function redisStore(options: RedisStoreOptions) {
         if (!inline() && principal !== undefined && old && old !== principal) await indexRemove(c, old, id)
         return { version: Number(version) }
       } catch (e) {
-        throw refusal(e, id, conditions)
+        throw scriptRefusal(e, id, conditions)
       }
     },
 
@@ -353,7 +339,7 @@ export function redisStore(options: RedisStoreOptions) {
         const k = [keys.session(oldId), keys.expiriesOf(oldId), keys.session(newId), keys.expiriesOf(newId)]
         return (await write<number>(c, CHANGE_ID, k, [oldId, newId, now, inline()])) === 1
       } catch (e) {
-        throw refusal(e, newId)
+        throw scriptRefusal(e, newId)
       }
     },
 
