@@ -6,7 +6,7 @@ import { SessionEvents } from './events.js'
 import { type LegacySession, type LegacySessionSource, legacyCookie } from './legacy.js'
 import { RequestSession, type RequestInfo } from './request.js'
 import { blankRecord, Session, type SessionRuntime } from './session.js'
-import type { SessionStore } from './store.js'
+import type { LoadOptions, SessionStore } from './store.js'
 import { type SessionTokens, signedTokens } from './tokens.js'
 import { expiryOf } from './store.js'
 import { memoryStore } from '../stores/memory/index.js'
@@ -110,6 +110,8 @@ export class Sessions {
   /** @internal */ readonly trustProxy: boolean
   /** @internal */ readonly renewAfterMs: number | null
   readonly #rt: SessionRuntime
+  /** Every request's load asks for the coalesced touch; one object, not one per request. */
+  readonly #loadOptions: LoadOptions
   readonly #onStoreError: NonNullable<SessionsOptions['onStoreError']>
   #sweeper: NodeJS.Timeout | null = null
   #sweeping = false
@@ -144,6 +146,7 @@ export class Sessions {
       newId: () => this.tokens.newId(),
       now: options.now ?? Date.now,
     }
+    this.#loadOptions = { touchIntervalMs }
     this.cookie = options.cookie === false ? null : new SessionCookie(options.cookie)
     const header = options.header === true ? {} : options.header || null
     if (header) {
@@ -179,7 +182,7 @@ export class Sessions {
     let session: Session | null = null
     if (verified) {
       try {
-        const record = await this.store.load(verified.id, now, { touchIntervalMs: this.#rt.touchIntervalMs })
+        const record = await this.store.load(verified.id, now, this.#loadOptions)
         if (record && expiryOf(record) > now) session = new Session(this.#rt, record, true)
       } catch (e) {
         if (!(e instanceof StoreUnavailableError) || this.storeErrorPolicy(e) === 'fail') throw e
