@@ -7,6 +7,13 @@ export interface SessionEvent {
   at: number
 }
 
+export interface LockEvent {
+  id: string
+  waitedMs: number
+  outcome: 'acquired' | 'timeout'
+  at: number
+}
+
 /** Why a session ended before its time. */
 export type DestroyReason = 'destroy' | 'revoked' | 'regenerate' | 'evicted'
 
@@ -16,6 +23,10 @@ export interface SessionEventMap {
   destroyed: [SessionEvent & { reason: DestroyReason }]
   expired: [SessionEvent]
   'id-changed': [SessionEvent & { previousId: string }]
+  /** A save or atomic operation changed these attributes (names only, never values). */
+  updated: [SessionEvent & { keys: string[] }]
+  /** A session lock was asked for: how long it waited and how it ended. */
+  lock: [LockEvent]
   /** Background failures (a sweep, a save after the headers went out). Never thrown at you. */
   error: [Error]
 }
