@@ -1,14 +1,16 @@
 export { createSessions, Sessions } from './core/manager.js'
 export type { SessionsOptions, StoreErrorPolicy, TokenHeaderOptions, SessionInfo } from './core/manager.js'
 export { Session } from './core/session.js'
-export type { RegenerateOptions } from './core/session.js'
+export type { RegenerateOptions, SessionLock, WithLockOptions } from './core/session.js'
+export { storeLocks } from './core/lock.js'
+export type { SessionLockProvider, SessionLockStrategy, HeldLock } from './core/lock.js'
 export type { SessionView } from './core/view.js'
 export { RequestSession } from './core/request.js'
 export type { RequestInfo } from './core/request.js'
 export type { CookieOptions } from './core/cookies.js'
 export type { Duration } from './core/duration.js'
 export { SessionEvents } from './core/events.js'
-export type { SessionEvent, SessionEventMap, DestroyReason } from './core/events.js'
+export type { SessionEvent, SessionEventMap, DestroyReason, LockEvent } from './core/events.js'
 export { failureResponse } from './core/failure.js'
 export type { FailureResponse } from './core/failure.js'
 export * from './core/errors.js'
@@ -17,6 +19,7 @@ export type {
   StoredSession,
   SessionDelta,
   AttributeChange,
+  AtomicChange,
   ApplyConditions,
   ApplyResult,
   ScanPage,

@@ -8,6 +8,8 @@ import { ConfigurationError, InvalidAttributeError, SessionDataError } from './e
  * which keeps delta saves working with encryption on.
  */
 export interface AttributeCodec {
+  /** Stored values are the JSON itself, so a store can run atomic operations on them. */
+  readonly plain: boolean
   encode(name: string, value: unknown): { stored: string; json: string }
   decode(name: string, stored: string): { value: unknown; json: string; stale: boolean }
 }
@@ -17,6 +19,7 @@ const SEALED = 'e1.'
 /** Plain JSON: what stores keep when encryption at rest is off. */
 export function jsonCodec(): AttributeCodec {
   return {
+    plain: true,
     encode(name, value) {
       const json = toJson(name, value)
       return { stored: json, json }
@@ -46,6 +49,7 @@ export function encryptedCodec(keys: readonly (string | Uint8Array)[]): Attribut
   })
   const primary = derived[0] as { key: Buffer; kid: string }
   return {
+    plain: false,
     encode(name, value) {
       const json = toJson(name, value)
       const iv = randomBytes(12)

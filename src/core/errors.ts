@@ -154,3 +154,44 @@ export class SessionDestroyedError extends SessionMeshError {
 export function redactId(id: string): string {
   return id.length > 6 ? `${id.slice(0, 6)}…` : '…'
 }
+
+/** An atomic operation met a stored value of the wrong type (increment on a string, ...). Nothing is applied. */
+export class AttributeTypeError extends SessionMeshError {
+  readonly code = 'ATTRIBUTE_TYPE'
+  override readonly status = 409
+  constructor(
+    readonly attribute: string,
+    readonly expected: 'number' | 'array' | 'object',
+  ) {
+    super(`attribute "${attribute.slice(0, 64)}" does not hold ${expected === 'array' ? 'an array' : `a ${expected}`}; the operation was not applied`)
+  }
+}
+
+/** The session lock could not be taken within `wait`. */
+export class LockTimeoutError extends SessionMeshError {
+  readonly code = 'LOCK_TIMEOUT'
+  override readonly status = 503
+  constructor(
+    readonly sessionId: string,
+    readonly waitedMs: number,
+  ) {
+    super(`session ${redactId(sessionId)} stayed locked for ${waitedMs} ms; gave up waiting`)
+  }
+}
+
+/**
+ * The lock's lease ran out (a pause, a lost connection) and another holder may have taken
+ * it: the callback's pending changes are not saved, and a save it made with the old fence
+ * was refused.
+ */
+export class LockLostError extends SessionMeshError {
+  readonly code = 'LOCK_LOST'
+  override readonly status = 409
+  constructor(
+    readonly sessionId: string,
+    readonly fence: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`lost the lock on session ${redactId(sessionId)} (fence ${fence}); its changes were not saved`, options)
+  }
+}

@@ -1,11 +1,12 @@
 import { type AttributeCodec, encryptedCodec, jsonCodec } from './codec.js'
 import { type CookieOptions, SessionCookie } from './cookies.js'
 import { type Duration, toMs } from './duration.js'
-import { ConfigurationError, SessionMeshError, StoreUnavailableError } from './errors.js'
+import { ConfigurationError, SessionMeshError, SessionNotFoundError, StoreUnavailableError } from './errors.js'
 import { SessionEvents } from './events.js'
 import { type LegacySession, type LegacySessionSource, legacyCookie } from './legacy.js'
+import { type SessionLockStrategy, storeLocks } from './lock.js'
 import { RequestSession, type RequestInfo } from './request.js'
-import { blankRecord, Session, type SessionRuntime } from './session.js'
+import { blankRecord, Session, type SessionLock, type SessionRuntime, type WithLockOptions } from './session.js'
 import type { LoadOptions, SessionStore } from './store.js'
 import { type SessionTokens, signedTokens } from './tokens.js'
 import { expiryOf } from './store.js'
@@ -75,6 +76,12 @@ export interface SessionsOptions {
    * index; two logins at the same instant may both pass a `refuse` check.
    */
   maxSessionsPerPrincipal?: number | { max: number; policy?: 'evict-oldest' | 'refuse' }
+  /**
+   * Where session locks (`withLock`) keep their lease. Default: in the session store beside
+   * the session. `quorumLocks({ masters })` from sessionmesh/redis: on several independent
+   * Redis masters (Redlock-style), fenced by the session store either way.
+   */
+  locks?: SessionLockStrategy
   /** How often this instance sweeps expired sessions (and emits `expired`). Default `1m`; `false` never. */
   sweepInterval?: Duration | false
   /** The clock, for tests. Default `Date.now`. */
@@ -143,6 +150,7 @@ export class Sessions {
       touchIntervalMs,
       maxSize: options.maxSize ?? 64 * 1024,
       principalLimit: principalLimit(options.maxSessionsPerPrincipal),
+      locks: (options.locks ?? storeLocks)(this.store, options.now ?? Date.now),
       newId: () => this.tokens.newId(),
       now: options.now ?? Date.now,
     }
@@ -249,6 +257,25 @@ export class Sessions {
     return record && expiryOf(record) > now ? new Session(this.#rt, record, true) : null
   }
 
+  /**
+   * Runs `fn` holding the lock of session `id`: `lock.session` is read under the lock and
+   * saved with its fence when `fn` returns. A holder that pauses past its lease cannot
+   * overwrite the next holder's data (its save is refused: LockLostError). LockTimeoutError
+   * when `wait` passes; SessionNotFoundError if there is no such session.
+   *
+   * @example
+   * await sessions.withLock(id, async ({ session, signal }) => {
+   *   const order = await placeOrder(session.get('cart'), { signal })
+   *   session.set('lastOrder', order.id)
+   *   session.delete('cart')
+   * }, { ttl: '5s', wait: '2s' })
+   */
+  async withLock<T>(id: string, fn: (lock: SessionLock) => Promise<T>, options: WithLockOptions = {}): Promise<T> {
+    const session = await this.get(id)
+    if (!session) throw new SessionNotFoundError(id)
+    return session.withLock(fn, options)
+  }
+
   /** The live sessions of one user. */
   async findByPrincipal(principal: string): Promise<Session[]> {
     const ids = await this.store.findByPrincipal(principal, this.#rt.now())
@@ -302,6 +329,7 @@ export class Sessions {
   async close(): Promise<void> {
     if (this.#sweeper) clearInterval(this.#sweeper)
     this.#sweeper = null
+    await this.#rt.locks.close?.()
     await this.store.close()
   }
 
@@ -374,6 +402,10 @@ function guardStore(store: SessionStore): SessionStore {
     load: wrap('load', store.load.bind(store)),
     create: wrap('create', store.create.bind(store)),
     apply: wrap('apply', store.apply.bind(store)),
+    lock: wrap('lock', store.lock.bind(store)),
+    extendLock: wrap('extendLock', store.extendLock.bind(store)),
+    unlock: wrap('unlock', store.unlock.bind(store)),
+    raiseFence: wrap('raiseFence', store.raiseFence.bind(store)),
     touch: wrap('touch', store.touch.bind(store)),
     destroy: wrap('destroy', store.destroy.bind(store)),
     changeId: wrap('changeId', store.changeId.bind(store)),

@@ -1,7 +1,17 @@
 import type { AttributeCodec } from './codec.js'
-import { InvalidAttributeError, SessionDestroyedError, SessionNotFoundError, SessionTooLargeError, TooManySessionsError } from './errors.js'
+import { toMs, type Duration } from './duration.js'
+import {
+  InvalidAttributeError,
+  SessionDestroyedError,
+  SessionNotFoundError,
+  SessionTooLargeError,
+  TooManySessionsError,
+  VersionConflictError,
+} from './errors.js'
 import type { SessionEvents } from './events.js'
-import type { AttributeChange, SessionDelta, SessionStore, StoredSession } from './store.js'
+import { type HeldLock, runLocked, type SessionLockProvider } from './lock.js'
+import { applyAtomic } from './ops.js'
+import type { ApplyConditions, ApplyResult, AtomicChange, AttributeChange, SessionDelta, SessionStore, StoredSession } from './store.js'
 import { expiryOf } from './store.js'
 
 /** What a Session needs from its manager. */
@@ -15,9 +25,21 @@ export interface SessionRuntime {
   maxSize: number
   /** `maxSessionsPerPrincipal`: how many live sessions one principal may have, and what a new one over it does. */
   principalLimit: { max: number; policy: 'evict-oldest' | 'refuse' } | null
+  locks: SessionLockProvider
   newId(): string
   now(): number
 }
+
+/** Options of `withLock`. */
+export interface WithLockOptions {
+  /** Lease length, renewed while the callback runs. Default `10s`. */
+  ttl?: Duration
+  /** Longest wait while another holder has the lock, then LockTimeoutError. Default `5s`; 0 tries once. */
+  wait?: Duration
+}
+
+/** What a `withLock` callback gets: `session` is read under the lock and its saves are fenced. */
+export type SessionLock = HeldLock<Session>
 
 export interface RegenerateOptions {
   /** Keep the attributes (and principal) under the new id. Default true. */
@@ -52,6 +74,8 @@ export class Session {
   #idChangedFrom: string | null = null
   /** Bytes of names + stored values; computed on the first write so reads never pay for it. */
   #knownSize: number | null = null
+  /** Set while this session is saved under a lock: every write carries it. */
+  #fence: number | undefined
 
   constructor(rt: SessionRuntime, record: StoredSession, persisted: boolean) {
     this.#rt = rt
@@ -165,6 +189,96 @@ export class Session {
     return out
   }
 
+  /**
+   * Adds `by` to a number attribute (absent counts as 0) in the store, atomically, now:
+   * concurrent increments from any number of requests and instances all count. Returns the
+   * new value. AttributeTypeError if the attribute holds something else.
+   *
+   * @example
+   * const views = await req.session.increment('views')
+   */
+  async increment(name: string, by = 1): Promise<number> {
+    if (typeof by !== 'number' || !Number.isFinite(by)) throw new InvalidAttributeError('increment: by must be a finite number')
+    return (await this.#atomic(name, { op: 'increment', by })) as number
+  }
+
+  /** Appends one element to an array attribute (absent counts as []) atomically, now; returns the new array. */
+  async append<T = unknown>(name: string, value: T): Promise<T[]> {
+    const { json } = this.#rt.codec.encode(name, value)
+    return (await this.#atomic(name, { op: 'append', value: json })) as T[]
+  }
+
+  /**
+   * Sets top-level fields of an object attribute (absent counts as {}) atomically, now;
+   * fields other requests set meanwhile are kept. Returns the new object.
+   */
+  async merge<T extends Record<string, unknown>>(name: string, fields: Partial<T>): Promise<T> {
+    if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new InvalidAttributeError('merge: fields must be an object')
+    const pairs: Array<[string, string]> = []
+    for (const [field, value] of Object.entries(fields)) {
+      if (value !== undefined) pairs.push([field, this.#rt.codec.encode(name, value).json])
+    }
+    return (await this.#atomic(name, { op: 'merge', fields: pairs })) as T
+  }
+
+  /**
+   * Compare-and-set: stores `value` now only if the session is still at `version` (default:
+   * the version this request read). False, and nothing written, if anyone saved since.
+   */
+  async setIfVersion(name: string, value: unknown, version: number = this.#record.version): Promise<boolean> {
+    checkName(name)
+    this.#assertUsable()
+    if (!this.#persisted) {
+      if (version !== this.#record.version) return false
+      this.set(name, value)
+      await this.#write(this.#rt.now(), true)
+      return true
+    }
+    const { stored } = this.#rt.codec.encode(name, value)
+    const delta = this.#deltaOf(new Map([[name, { op: 'set', value: stored }]]))
+    try {
+      this.#adoptVersion(await this.#rt.store.apply(this.#record.id, delta, { ...this.#conditions(), expectedVersion: version }))
+    } catch (e) {
+      if (e instanceof VersionConflictError) return false
+      this.#noteGone(e)
+      throw e
+    }
+    this.#stored(name, stored, delta)
+    return true
+  }
+
+  /**
+   * Runs `fn` holding this session's lock: the session is saved first if it has changes,
+   * re-read under the lock, and saved with the lock's fence when `fn` returns, so a holder
+   * that paused past its lease cannot overwrite what the next holder wrote (LockLostError).
+   * LockTimeoutError if another holder keeps it longer than `wait`.
+   *
+   * @example
+   * await req.session.withLock(async ({ session }) => {
+   *   const cart = session.get<Cart>('cart')
+   *   session.set('orders', [...(session.get<Order[]>('orders') ?? []), checkout(cart)])
+   *   session.delete('cart')
+   * })
+   */
+  async withLock<T>(fn: (lock: SessionLock) => Promise<T>, options: WithLockOptions = {}): Promise<T> {
+    this.#assertUsable()
+    if (!this.#persisted) await this.#write(this.#rt.now(), true)
+    else if (this.needsCommit()) await this.commit()
+    return runLocked(this.#rt.locks, this.#rt.events, () => this.#rt.now(), this as Session, fn, lockOptions(options))
+  }
+
+  /** @internal Saves from now on carry this fence (undefined: none). */
+  fenceWith(fence: number | undefined): void {
+    this.#fence = fence
+  }
+
+  /** @internal Forgets unsaved changes (a locked callback failed). */
+  discard(): void {
+    this.#clearPending()
+    this.#values.clear()
+    this.#watched.clear()
+  }
+
   /** Ask for the last-access time to be written on commit even inside `touchInterval`. */
   touch(): this {
     this.#touchRequested = true
@@ -234,6 +348,103 @@ export class Session {
     await this.#write(now, hasChanges)
   }
 
+  /** One atomic operation on the store, now; the new value decoded. */
+  async #atomic(name: string, change: AtomicChange): Promise<unknown> {
+    checkName(name)
+    this.#assertUsable()
+    const rt = this.#rt
+    if (!this.#persisted) {
+      // Nobody else can see a session before it is stored: compute here and create it.
+      const { value } = rt.codec.decode(name, applyAtomic(name, this.#currentJson(name), change, rt.maxSize))
+      this.set(name, value)
+      await this.#write(rt.now(), true)
+      return value
+    }
+    const delta = this.#deltaOf(new Map([[name, change]]))
+    delta.maxValueBytes = rt.maxSize
+    let stored: string
+    try {
+      if (rt.codec.plain) {
+        const result = await rt.store.apply(this.#record.id, delta, this.#conditions())
+        stored = result.values?.get(name) as string
+        this.#adoptVersion(result)
+      } else {
+        stored = await this.#sealedAtomic(name, change, delta)
+      }
+    } catch (e) {
+      this.#noteGone(e)
+      throw e
+    }
+    this.#stored(name, stored, delta)
+    return rt.codec.decode(name, stored).value
+  }
+
+  /**
+   * Encrypted values cannot be computed on by the store: read, compute, and save only if the
+   * session is still at the version read (compare-and-set), retrying after a concurrent save.
+   */
+  async #sealedAtomic(name: string, change: AtomicChange, delta: SessionDelta): Promise<string> {
+    const rt = this.#rt
+    for (let attempt = 0; ; attempt++) {
+      const current = await rt.store.load(this.#record.id, delta.lastAccessedAt)
+      if (!current) throw new SessionNotFoundError(this.#record.id)
+      const before = current.attributes.get(name)
+      const json = applyAtomic(name, before === undefined ? undefined : rt.codec.decode(name, before).json, change, rt.maxSize)
+      const { stored } = rt.codec.encode(name, JSON.parse(json))
+      const plain = { ...delta, attributes: new Map<string, AttributeChange>([[name, { op: 'set', value: stored }]]) }
+      try {
+        const result = await rt.store.apply(this.#record.id, plain, { ...this.#conditions(), expectedVersion: current.version })
+        if (result.version === this.#record.version + 1) this.#record.version = result.version
+        return stored
+      } catch (e) {
+        if (!(e instanceof VersionConflictError) || attempt >= 100) throw e
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)))
+      }
+    }
+  }
+
+  /** The attribute's JSON as this request sees it (undefined: absent). */
+  #currentJson(name: string): string | undefined {
+    if (this.#values.has(name)) return this.#rt.codec.encode(name, this.#values.get(name)).json
+    const stored = this.#record.attributes.get(name)
+    return stored === undefined ? undefined : this.#rt.codec.decode(name, stored).json
+  }
+
+  #deltaOf(attributes: Map<string, AttributeChange>): SessionDelta {
+    const now = this.#rt.now()
+    return { attributes, lastAccessedAt: now, expiresAt: expiryOf({ ...this.#record, lastAccessedAt: now }) }
+  }
+
+  #conditions(): ApplyConditions | undefined {
+    return this.#fence === undefined ? undefined : { fence: this.#fence }
+  }
+
+  /**
+   * The version this request read stays its version unless the store's new one shows that
+   * nothing else was saved in between: a later setIfVersion must not pass over unseen writes.
+   */
+  #adoptVersion(result: ApplyResult): void {
+    if (result.version === this.#record.version + 1) this.#record.version = result.version
+  }
+
+  /** An attribute the store just wrote: the local view follows, and a pending change to it is superseded. */
+  #stored(name: string, stored: string, delta: SessionDelta): void {
+    const r = this.#record
+    r.attributes.set(name, stored)
+    r.lastAccessedAt = delta.lastAccessedAt
+    r.expiresAt = delta.expiresAt
+    this.#values.delete(name)
+    this.#watched.delete(name)
+    this.#changes.delete(name)
+    this.#knownSize = null
+    this.#rt.events.emit('updated', { id: r.id, principal: r.principal, at: delta.lastAccessedAt, keys: [name] })
+  }
+
+  #noteGone(e: unknown): void {
+    // Destroyed elsewhere (logout everywhere) while this request ran: stay dead.
+    if (e instanceof SessionNotFoundError) this.#destroyed = true
+  }
+
   async #refuseOverLimit(principal: string, max: number, now: number): Promise<void> {
     const others = (await this.#rt.store.findByPrincipal(principal, now)).filter((id) => id !== this.#record.id)
     if (others.length >= max) throw new TooManySessionsError(max)
@@ -272,16 +483,16 @@ export class Session {
       }
       if (this.#principalChanged) delta.principal = r.principal
       try {
-        const { version } = await rt.store.apply(r.id, delta)
-        r.version = version
+        this.#adoptVersion(await rt.store.apply(r.id, delta, this.#conditions()))
       } catch (e) {
-        // Destroyed elsewhere (logout everywhere) while this request ran: stay dead.
-        if (e instanceof SessionNotFoundError) this.#destroyed = true
+        this.#noteGone(e)
         throw e
       }
       r.lastAccessedAt = delta.lastAccessedAt
       r.expiresAt = delta.expiresAt
+      const keys = [...this.#changes.keys()]
       this.#clearPending()
+      rt.events.emit('updated', { id: r.id, principal: r.principal, at: now, keys })
       return
     }
     if (this.#touchRequested || now - r.lastAccessedAt >= rt.touchIntervalMs) {
@@ -401,6 +612,13 @@ export function blankRecord(rt: SessionRuntime, id: string, now: number): Stored
   }
   record.expiresAt = expiryOf(record)
   return record
+}
+
+function lockOptions(options: WithLockOptions): { ttlMs?: number; waitMs?: number } {
+  const out: { ttlMs?: number; waitMs?: number } = {}
+  if (options.ttl !== undefined) out.ttlMs = toMs(options.ttl, 'ttl')
+  if (options.wait !== undefined) out.waitMs = options.wait === 0 ? 0 : toMs(options.wait, 'wait')
+  return out
 }
 
 function checkName(name: string): void {

@@ -23,12 +23,29 @@ export interface StoredSession {
   principal: string | null
   /** Rises by one on every applied delta; starts at 1. */
   version: number
-  /** The highest fencing token a save has carried; 0 when none has. */
+  /** The highest fencing token issued by a lock or carried by a save; 0 when none has been. */
   fence: number
 }
 
-/** A change to one attribute. Later atomic operations extend this union. */
-export type AttributeChange = { op: 'set'; value: string } | { op: 'delete' }
+/**
+ * A change to one attribute. `set` and `delete` are blind writes; the others are atomic
+ * read-modify-writes the store performs on the stored JSON text in the same operation
+ * (values given here are JSON text too), so concurrent ones never lose each other:
+ * - `increment`: the stored number (absent: 0) plus `by`;
+ * - `append`: the stored array (absent: []) with one more element;
+ * - `merge`: the stored object (absent: {}) with these top-level fields set.
+ * A stored value of the wrong type refuses the whole delta (AttributeTypeError). The new
+ * value of each such attribute comes back in `ApplyResult.values`.
+ */
+export type AttributeChange =
+  | { op: 'set'; value: string }
+  | { op: 'delete' }
+  | { op: 'increment'; by: number }
+  | { op: 'append'; value: string }
+  | { op: 'merge'; fields: ReadonlyArray<readonly [name: string, value: string]> }
+
+/** The changes a store computes from what it holds (everything but `set` and `delete`). */
+export type AtomicChange = Exclude<AttributeChange, { op: 'set' } | { op: 'delete' }>
 
 /** Everything one save changes; nothing else in the session is touched. */
 export interface SessionDelta {
@@ -37,13 +54,18 @@ export interface SessionDelta {
   principal?: string | null
   lastAccessedAt: number
   expiresAt: number
+  /**
+   * Most bytes an attribute changed by an atomic operation may hold afterwards; a larger
+   * result refuses the delta (SessionTooLargeError). Blind `set`s are sized by the caller.
+   */
+  maxValueBytes?: number
 }
 
 /** Conditions a store checks atomically before applying a delta. */
 export interface ApplyConditions {
   /** Apply only if the stored version equals this (compare-and-set). */
   expectedVersion?: number
-  /** A fencing token: refused if lower than the stored fence, else stored as the new fence. */
+  /** A fencing token: refused if lower than the session's fence, else stored as the fence if higher. */
   fence?: number
 }
 
@@ -53,6 +75,8 @@ export interface LoadOptions {
 
 export interface ApplyResult {
   version: number
+  /** The stored (JSON) value after the delta of each attribute an atomic operation changed. */
+  values?: Map<string, string>
 }
 
 export interface ScanPage {
@@ -80,6 +104,23 @@ export interface SessionStore {
    * (VersionConflictError, StaleFenceError); bumps the version.
    */
   apply(id: string, delta: SessionDelta, conditions?: ApplyConditions): Promise<ApplyResult>
+  /**
+   * Take the session's lease lock for `owner` if no other owner holds an unexpired one (the
+   * same owner re-taking it renews it), and raise the session's fence by one in the same
+   * operation: returns the new fence, or null if another owner holds the lock.
+   * SessionNotFoundError if the session does not exist. Every later `apply` carrying a
+   * lower fence is refused, so a holder that lost its lease cannot write after the next one took it.
+   */
+  lock(id: string, owner: string, ttlMs: number, now: number): Promise<number | null>
+  /** Extend `owner`'s lease to now + ttlMs; false if `owner` no longer holds it. */
+  extendLock(id: string, owner: string, ttlMs: number, now: number): Promise<boolean>
+  /** Release the lease if `owner` holds it; false otherwise. Never releases another owner's lease. */
+  unlock(id: string, owner: string): Promise<boolean>
+  /**
+   * Raise the session's fence by one without a lease and return it (quorum locks hold their
+   * lease on other servers and take their fence here). SessionNotFoundError if absent.
+   */
+  raiseFence(id: string, now: number): Promise<number>
   /** Atomically record an access; false (and no write) if the session does not exist. */
   touch(id: string, lastAccessedAt: number, expiresAt: number): Promise<boolean>
   /** Atomically remove the session and its attributes; false if it did not exist. */

@@ -12,6 +12,7 @@ import {
   VersionConflictError,
 } from '../../src/core/errors.js'
 import type { AttributeChange, SessionDelta, SessionStore, StoredSession } from '../../src/core/store.js'
+import { atomicConformance } from './conformance-atomic.js'
 
 export const newId = () => randomBytes(24).toString('base64url')
 
@@ -339,5 +340,7 @@ export function describeStoreConformance(name: string, makeStore: () => SessionS
       await store.create(sessionRecord())
       assert.equal(await store.count(now), before + 2)
     })
+
+    atomicConformance(() => store)
   })
 }

@@ -38,8 +38,31 @@ describe('sqliteStore specifics', () => {
     const Driver = createRequire(import.meta.url)('better-sqlite3') as typeof Database
     const raw = new Driver(path, { readonly: true })
     assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal')
-    assert.equal(raw.prepare(`SELECT value FROM sessionmesh_meta WHERE key = 'schema_version'`).pluck().get(), '1')
+    assert.equal(raw.prepare(`SELECT value FROM sessionmesh_meta WHERE key = 'schema_version'`).pluck().get(), '2')
     raw.close()
+  })
+
+  it('upgrades a version 1 file (before session locks) in place, keeping its sessions', async () => {
+    const path = freshPath()
+    const Driver = createRequire(import.meta.url)('better-sqlite3') as typeof Database
+    const v1 = new Driver(path)
+    // The version 1 tables exactly as sessionmesh 0.1 created them.
+    v1.exec(`
+      CREATE TABLE sessionmesh_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+      INSERT INTO sessionmesh_meta VALUES ('schema_version', '1');
+      CREATE TABLE sessionmesh_sessions (id TEXT PRIMARY KEY NOT NULL, created_at INTEGER NOT NULL, last_accessed_at INTEGER NOT NULL,
+        id_issued_at INTEGER NOT NULL, idle_ms INTEGER NOT NULL, absolute_ms INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        principal TEXT, version INTEGER NOT NULL, fence INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE sessionmesh_attributes (session_id TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (session_id, name)) WITHOUT ROWID;
+    `)
+    const now = Date.now()
+    v1.prepare(`INSERT INTO sessionmesh_sessions VALUES ('old-one', ?, ?, ?, 60000, 3600000, ?, 'user:old', 3, 0)`).run(now, now, now, now + 60_000)
+    v1.prepare(`INSERT INTO sessionmesh_attributes VALUES ('old-one', 'cart', '["a"]')`).run()
+    v1.close()
+    const store = sqliteStore({ path })
+    assert.equal((await store.load('old-one', Date.now()))?.attributes.get('cart'), '["a"]')
+    assert.equal(await store.lock('old-one', 'me', 10_000, Date.now()), 1)
+    await store.close()
   })
 
   it('keeps apps with different table prefixes in one file apart', async () => {

@@ -436,3 +436,63 @@ if p then return {{1, p}, effects} end
 return {{0}, effects}
 `,
 )
+
+/**
+ * The session lock in Spring's hash (its other keys are in other slots on Cluster): fields
+ * `sessionmesh:lockOwner` and `sessionmesh:lockUntil` (epoch ms by the callers' clocks),
+ * which Spring ignores. KEYS: session. ARGV[5..]: id, now, owner, ttl ms.
+ * Payload: the raised fence, or 0 if another owner's lease is unexpired.
+ */
+export const LOCK = script(
+  'lock',
+  `
+local key, now, owner, ttl = KEYS[1], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
+local m = hash_of(key)
+if not m then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
+local s = resolve(m)
+if not s or s.expires <= now then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
+local holder, until_ = m['sessionmesh:lockOwner'], tonumber(m['sessionmesh:lockUntil'] or '0')
+if holder and holder ~= owner and until_ > now then return {0, effects} end
+s.fence = s.fence + 1
+write_state(key, s)
+redis.call('HSET', key, 'sessionmesh:lockOwner', owner, 'sessionmesh:lockUntil', fmt(now + ttl))
+return {fmt(s.fence), effects}
+`,
+)
+
+/** KEYS: session. ARGV[5..]: id, now, owner, ttl ms. Payload 1 if this owner's unexpired lease was extended. */
+export const EXTEND_LOCK = script(
+  'extendLock',
+  `
+local key, now, owner, ttl = KEYS[1], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
+local lease = redis.call('HMGET', key, 'sessionmesh:lockOwner', 'sessionmesh:lockUntil')
+if lease[1] ~= owner or tonumber(lease[2] or '0') <= now then return {0, effects} end
+redis.call('HSET', key, 'sessionmesh:lockUntil', fmt(now + ttl))
+return {1, effects}
+`,
+)
+
+/** KEYS: session. ARGV[5..]: id, owner. Payload 1 if released (only this owner's lease). */
+export const UNLOCK = script(
+  'unlock',
+  `
+if redis.call('HGET', KEYS[1], 'sessionmesh:lockOwner') ~= ARGV[6] then return {0, effects} end
+redis.call('HDEL', KEYS[1], 'sessionmesh:lockOwner', 'sessionmesh:lockUntil')
+return {1, effects}
+`,
+)
+
+/** KEYS: session. ARGV[5..]: id, now. Payload: the raised fence (quorum locks). */
+export const RAISE_FENCE = script(
+  'raiseFence',
+  `
+local key, now = KEYS[1], tonumber(ARGV[6])
+local m = hash_of(key)
+if not m then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
+local s = resolve(m)
+if not s or s.expires <= now then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
+s.fence = s.fence + 1
+write_state(key, s)
+return {fmt(s.fence), effects}
+`,
+)

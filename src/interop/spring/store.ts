@@ -31,11 +31,12 @@
  * (an index entry is added before the session names the principal, so a reader that checks
  * the session never misses one), and changeId is a copy plus a guarded delete.
  */
-import { ConfigurationError, StoreUnavailableError } from '../../core/errors.js'
-import type { ApplyConditions, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession } from '../../core/store.js'
+import { ConfigurationError, SessionNotFoundError, StoreUnavailableError, VersionConflictError } from '../../core/errors.js'
+import { applyAtomic, isAtomic } from '../../core/ops.js'
+import type { ApplyConditions, AttributeChange, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession } from '../../core/store.js'
 import { type RedisConnection, type Script, scriptRefusal, unavailable } from '../../stores/redis/connection.js'
 import { fromSpring, jacksonString, toSpring } from './jackson.js'
-import { APPLY, CHANGE_ID, CLAIM, CREATE, DESTROY, EXPIRE_ONE, LOAD, SWEEP, TOUCH } from './scripts.js'
+import { APPLY, CHANGE_ID, CLAIM, CREATE, DESTROY, EXPIRE_ONE, EXTEND_LOCK, LOAD, LOCK, RAISE_FENCE, SWEEP, TOUCH, UNLOCK } from './scripts.js'
 
 export interface SpringSessionStoreOptions {
   /** Spring's `redisNamespace` (`spring.session.redis.namespace`). Default `spring:session`. */
@@ -130,6 +131,39 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
   const peek = async (id: string, now: number, raw = false) => {
     const r = await run<Record11 | null>(LOAD, [keys.session(id)], [id, now, -1, raw ? '1' : ''])
     return r ? { record: toRecord(id, r), raw: r[10] } : null
+  }
+
+  /** One APPLY script: blind sets and deletes (`apply` resolves atomic operations first). */
+  const applyPlain = async (id: string, delta: SessionDelta, conditions: ApplyConditions): Promise<{ version: number }> => {
+    const args: Array<string | number> = [
+      id,
+      delta.lastAccessedAt,
+      delta.expiresAt,
+      conditions.expectedVersion ?? '',
+      conditions.fence ?? '',
+      delta.principal === undefined ? '' : delta.principal === null ? 'c' : 's',
+      typeof delta.principal === 'string' ? jacksonString(delta.principal) : '',
+    ]
+    for (const [name, change] of delta.attributes) {
+      switch (change.op) {
+        case 'set':
+          args.push('s', `sessionAttr:${name}`, toSpring(change.value, name))
+          break
+        case 'delete':
+          args.push('d', `sessionAttr:${name}`, '')
+          break
+        default:
+          throw new TypeError(`spring session store: atomic change ${change.op} reached the plain apply`)
+      }
+    }
+    try {
+      // Cluster: the index entry goes in before the session names the principal.
+      if (typeof delta.principal === 'string' && cluster()) await indexAdd(delta.principal, id)
+      const version = await run<string>(APPLY, [keys.session(id)], args)
+      return { version: Number(version) }
+    } catch (e) {
+      throw scriptRefusal(e, id, conditions)
+    }
   }
 
   const indexAdd = (principal: string, id: string) => connection.command(keys.index(principal), ['SADD', keys.index(principal), quoted(id)])
@@ -227,34 +261,67 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
     },
 
     async apply(id, delta: SessionDelta, conditions: ApplyConditions = {}) {
-      const args: Array<string | number> = [
-        id,
-        delta.lastAccessedAt,
-        delta.expiresAt,
-        conditions.expectedVersion ?? '',
-        conditions.fence ?? '',
-        delta.principal === undefined ? '' : delta.principal === null ? 'c' : 's',
-        typeof delta.principal === 'string' ? jacksonString(delta.principal) : '',
-      ]
-      for (const [name, change] of delta.attributes) {
-        switch (change.op) {
-          case 'set':
-            args.push('s', `sessionAttr:${name}`, toSpring(change.value, name))
-            break
-          case 'delete':
-            args.push('d', `sessionAttr:${name}`, '')
-            break
-          default:
-            throw new TypeError(`spring session store: unknown attribute change ${JSON.stringify(change satisfies never)}`)
+      if (![...delta.attributes.values()].some(isAtomic)) return applyPlain(id, delta, conditions)
+      // Atomic operations on Jackson values are computed here and saved only if the session is
+      // still at the version they were computed from; a concurrent write means compute again.
+      for (let attempt = 0; ; attempt++) {
+        const current = await peek(id, delta.lastAccessedAt)
+        if (!current) throw new SessionNotFoundError(id)
+        const { version } = current.record
+        if (conditions.expectedVersion !== undefined && conditions.expectedVersion !== version) {
+          throw new VersionConflictError(id, conditions.expectedVersion, version)
+        }
+        const attributes = new Map<string, AttributeChange>()
+        const values = new Map<string, string>()
+        for (const [name, change] of delta.attributes) {
+          if (!isAtomic(change)) {
+            attributes.set(name, change)
+            continue
+          }
+          const next = applyAtomic(name, values.get(name) ?? current.record.attributes.get(name), change, delta.maxValueBytes)
+          values.set(name, next)
+          attributes.set(name, { op: 'set', value: next })
+        }
+        try {
+          const applied = await applyPlain(id, { ...delta, attributes }, { ...conditions, expectedVersion: version })
+          return { version: applied.version, values }
+        } catch (e) {
+          if (!(e instanceof VersionConflictError) || conditions.expectedVersion !== undefined || attempt >= 100) throw e
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)))
         }
       }
+    },
+
+    async lock(id, owner, ttlMs, now) {
       try {
-        // Cluster: the index entry goes in before the session names the principal.
-        if (typeof delta.principal === 'string' && cluster()) await indexAdd(delta.principal, id)
-        const version = await run<string>(APPLY, [keys.session(id)], args)
-        return { version: Number(version) }
+        const fence = Number(await run<string>(LOCK, [keys.session(id)], [id, now, owner, Math.ceil(ttlMs)]))
+        return fence === 0 ? null : fence
       } catch (e) {
-        throw scriptRefusal(e, id, conditions)
+        throw scriptRefusal(e, id)
+      }
+    },
+
+    async extendLock(id, owner, ttlMs, now) {
+      try {
+        return Number(await run<string>(EXTEND_LOCK, [keys.session(id)], [id, now, owner, Math.ceil(ttlMs)])) === 1
+      } catch (e) {
+        throw unavailable(e, 'extendLock failed')
+      }
+    },
+
+    async unlock(id, owner) {
+      try {
+        return Number(await run<string>(UNLOCK, [keys.session(id)], [id, owner])) === 1
+      } catch (e) {
+        throw unavailable(e, 'unlock failed')
+      }
+    },
+
+    async raiseFence(id, now) {
+      try {
+        return Number(await run<string>(RAISE_FENCE, [keys.session(id)], [id, now]))
+      } catch (e) {
+        throw scriptRefusal(e, id)
       }
     },
 

@@ -1,4 +1,5 @@
 import { SessionExistsError, SessionNotFoundError, StaleFenceError, VersionConflictError } from '../../core/errors.js'
+import { applyAtomic } from '../../core/ops.js'
 import { type ApplyConditions, expiryOf, type LoadOptions, type ScanPage, type SessionDelta, type SessionStore, type StoredSession } from '../../core/store.js'
 
 export interface MemoryStoreOptions {
@@ -19,6 +20,7 @@ export function memoryStore(options: MemoryStoreOptions = {}) {
   // Map order is recency order: every access re-inserts, so the first key is the LRU.
   const sessions = new Map<string, StoredSession>()
   const byPrincipal = new Map<string, Set<string>>()
+  const leases = new Map<string, { owner: string; until: number }>()
 
   const index = (id: string, principal: string | null) => {
     if (principal === null) return
@@ -34,6 +36,7 @@ export function memoryStore(options: MemoryStoreOptions = {}) {
   }
   const remove = (s: StoredSession) => {
     sessions.delete(s.id)
+    leases.delete(s.id)
     unindex(s.id, s.principal)
   }
   // Expired sessions stay until `sweep` takes them, so each expiry is reported exactly once.
@@ -83,21 +86,59 @@ export function memoryStore(options: MemoryStoreOptions = {}) {
       if (conditions.fence !== undefined && conditions.fence < s.fence) {
         throw new StaleFenceError(id, conditions.fence, s.fence)
       }
+      // Every atomic result is computed before anything changes: a refused delta leaves no trace.
+      let values: Map<string, string> | undefined
+      for (const [name, change] of delta.attributes) {
+        if (change.op === 'set' || change.op === 'delete') continue
+        values ??= new Map()
+        values.set(name, applyAtomic(name, values.get(name) ?? s.attributes.get(name), change, delta.maxValueBytes))
+      }
       for (const [name, change] of delta.attributes) {
         if (change.op === 'set') s.attributes.set(name, change.value)
-        else s.attributes.delete(name)
+        else if (change.op === 'delete') s.attributes.delete(name)
+        else s.attributes.set(name, values?.get(name) as string)
       }
       if (delta.principal !== undefined && delta.principal !== s.principal) {
         unindex(id, s.principal)
         s.principal = delta.principal
         index(id, s.principal)
       }
-      if (conditions.fence !== undefined) s.fence = conditions.fence
+      if (conditions.fence !== undefined && conditions.fence > s.fence) s.fence = conditions.fence
       s.lastAccessedAt = delta.lastAccessedAt
       s.expiresAt = delta.expiresAt
       s.version += 1
       bump(s)
-      return { version: s.version }
+      return values ? { version: s.version, values } : { version: s.version }
+    },
+
+    async lock(id, owner, ttlMs, now) {
+      const s = live(id, now)
+      if (!s) throw new SessionNotFoundError(id)
+      const held = leases.get(id)
+      if (held && held.owner !== owner && held.until > now) return null
+      leases.set(id, { owner, until: now + ttlMs })
+      s.fence += 1
+      return s.fence
+    },
+
+    async extendLock(id, owner, ttlMs, now) {
+      const held = leases.get(id)
+      if (!held || held.owner !== owner || held.until <= now || !live(id, now)) return false
+      held.until = now + ttlMs
+      return true
+    },
+
+    async unlock(id, owner) {
+      if (leases.get(id)?.owner !== owner) return false
+      leases.delete(id)
+      return true
+    },
+
+    async raiseFence(id, now) {
+      const s = live(id, now)
+      if (!s) throw new SessionNotFoundError(id)
+      s.fence += 1
+      return s.fence
     },
 
     async touch(id, lastAccessedAt, expiresAt) {
@@ -176,6 +217,7 @@ export function memoryStore(options: MemoryStoreOptions = {}) {
     async close() {
       sessions.clear()
       byPrincipal.clear()
+      leases.clear()
     },
   } satisfies SessionStore
 }

@@ -9,11 +9,13 @@ import { createRequire } from 'node:module'
 import type * as RedisModule from 'redis'
 import type { RedisClientType, RedisClusterType, RedisSentinelType } from 'redis'
 import {
+  AttributeTypeError,
   ConfigurationError,
   MissingDependencyError,
   SessionExistsError,
   SessionMeshError,
   SessionNotFoundError,
+  SessionTooLargeError,
   StaleFenceError,
   StoreUnavailableError,
   VersionConflictError,
@@ -249,5 +251,9 @@ export function scriptRefusal(e: unknown, id: string, conditions: ApplyCondition
     return new VersionConflictError(id, conditions.expectedVersion ?? -1, Number(message.slice(20)))
   }
   if (message.startsWith('SESSIONMESH_FENCE ')) return new StaleFenceError(id, conditions.fence ?? -1, Number(message.slice(18)))
+  const type = /^SESSIONMESH_TYPE (number|array|object) ([\s\S]*)$/.exec(message)
+  if (type) return new AttributeTypeError(type[2] as string, type[1] as 'number' | 'array' | 'object')
+  const large = /^SESSIONMESH_TOO_LARGE (\d+) (\d+)$/.exec(message)
+  if (large) return new SessionTooLargeError(Number(large[1]), Number(large[2]))
   return unavailable(e, 'command failed')
 }

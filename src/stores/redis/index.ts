@@ -5,11 +5,11 @@ import {
   SessionNotFoundError,
   StoreUnavailableError,
 } from '../../core/errors.js'
-import type { ApplyConditions, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession } from '../../core/store.js'
+import type { ApplyConditions, AttributeChange, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession } from '../../core/store.js'
 import { connectRedis, type RedisConnection, type RedisTarget, type Script, scriptRefusal, unavailable } from './connection.js'
 import { springSessionStore, type SpringSessionStoreOptions } from '../../interop/spring/store.js'
 import { BUCKETS, bucketOf, KeyLayout } from './keys.js'
-import { APPLY, CHANGE_ID, CREATE, DESTROY, INDEX_ADD, LEASE, LOAD, REMOVE_IF_VERSION, SWEEP, TOUCH } from './scripts.js'
+import { APPLY, CHANGE_ID, CREATE, DESTROY, EXTEND_LOCK, INDEX_ADD, LEASE, LOAD, LOCK, RAISE_FENCE, REMOVE_IF_VERSION, SWEEP, TOUCH, UNLOCK } from './scripts.js'
 
 export type { RedisTarget } from './connection.js'
 
@@ -278,19 +278,9 @@ export function redisStore(options: RedisStoreOptions) {
         delta.principal === undefined ? '' : delta.principal === null ? 'c' : 's',
         delta.principal ?? '',
         inline(),
+        delta.maxValueBytes ?? '',
       ]
-      for (const [name, change] of delta.attributes) {
-        switch (change.op) {
-          case 'set':
-            args.push('s', name, change.value)
-            break
-          case 'delete':
-            args.push('d', name, '')
-            break
-          default:
-            throw new TypeError(`redis store: unknown attribute change ${JSON.stringify(change satisfies never)}`)
-        }
-      }
+      for (const [name, change] of delta.attributes) args.push(...changeArgs(name, change))
       const k = [keys.session(id), keys.expiriesOf(id)]
       const principal = delta.principal
       try {
@@ -304,11 +294,51 @@ export function redisStore(options: RedisStoreOptions) {
             await indexAdd(c, principal, id, deadlineOf(current), delta.lastAccessedAt)
           }
         }
-        const [version, old] = await write<[number, string]>(c, APPLY, k, args)
+        const [version, old, ...computed] = await write<[number, string, ...string[]]>(c, APPLY, k, args)
         if (!inline() && principal !== undefined && old && old !== principal) await indexRemove(c, old, id)
-        return { version: Number(version) }
+        if (computed.length === 0) return { version: Number(version) }
+        const values = new Map<string, string>()
+        for (let i = 0; i + 1 < computed.length; i += 2) values.set(computed[i] as string, computed[i + 1] as string)
+        return { version: Number(version), values }
       } catch (e) {
         throw scriptRefusal(e, id, conditions)
+      }
+    },
+
+    async lock(id, owner, ttlMs, now) {
+      const c = await conn()
+      try {
+        const fence = Number(await c.eval<number>(LOCK, [keys.session(id), keys.lock(id)], [owner, Math.ceil(ttlMs), now]))
+        return fence === 0 ? null : fence
+      } catch (e) {
+        throw scriptRefusal(e, id)
+      }
+    },
+
+    async extendLock(id, owner, ttlMs) {
+      const c = await conn()
+      try {
+        return Number(await c.eval<number>(EXTEND_LOCK, [keys.lock(id)], [owner, Math.ceil(ttlMs)])) === 1
+      } catch (e) {
+        throw unavailable(e, 'extendLock failed')
+      }
+    },
+
+    async unlock(id, owner) {
+      const c = await conn()
+      try {
+        return Number(await c.eval<number>(UNLOCK, [keys.lock(id)], [owner])) === 1
+      } catch (e) {
+        throw unavailable(e, 'unlock failed')
+      }
+    },
+
+    async raiseFence(id, now) {
+      const c = await conn()
+      try {
+        return Number(await c.eval<number>(RAISE_FENCE, [keys.session(id)], [now]))
+      } catch (e) {
+        throw scriptRefusal(e, id)
       }
     },
 
@@ -439,6 +469,10 @@ function springLayout(conn: () => Promise<RedisConnection>, options: SpringSessi
     load: async (id, now, o?: LoadOptions) => (await get()).load(id, now, o),
     create: async (s) => (await get()).create(s),
     apply: async (id, d, c) => (await get()).apply(id, d, c),
+    lock: async (id, owner, ttl, now) => (await get()).lock(id, owner, ttl, now),
+    extendLock: async (id, owner, ttl, now) => (await get()).extendLock(id, owner, ttl, now),
+    unlock: async (id, owner) => (await get()).unlock(id, owner),
+    raiseFence: async (id, now) => (await get()).raiseFence(id, now),
     touch: async (id, l, e) => (await get()).touch(id, l, e),
     destroy: async (id) => (await get()).destroy(id),
     changeId: async (a, b, now) => (await get()).changeId(a, b, now),
@@ -449,6 +483,25 @@ function springLayout(conn: () => Promise<RedisConnection>, options: SpringSessi
     // The Spring store's own close() only closes the connection, which this does.
     close,
   } satisfies SessionStore & { connection: () => Promise<RedisConnection> }
+}
+
+/** One attribute change as the APPLY script's op/name/value triple. */
+function changeArgs(name: string, change: AttributeChange): [string, string, string] {
+  switch (change.op) {
+    case 'set':
+      return ['s', name, change.value]
+    case 'delete':
+      return ['d', name, '']
+    case 'increment':
+      return ['i', name, String(change.by)]
+    case 'append':
+      return ['a', name, change.value]
+    case 'merge':
+      // The fields as one JSON object text, which the script splits like a stored object.
+      return ['m', name, `{${change.fields.map(([f, v]) => `${JSON.stringify(f)}:${v}`).join(',')}}`]
+    default:
+      throw new TypeError(`redis store: unknown attribute change ${JSON.stringify(change satisfies never)}`)
+  }
 }
 
 export { bucketOf }

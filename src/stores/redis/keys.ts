@@ -5,6 +5,7 @@
  * the session with single-slot steps, never a cross-slot RENAME).
  *
  *   <prefix>{<bucket>}:s:<id>     hash: meta fields `#…`, attributes `a:<name>`
+ *   <prefix>{<bucket>}:l:<id>     string: the session lock's holder, with the lease as its TTL
  *   <prefix>{<bucket>}:expiries   sorted set: id scored by expiresAt (the sweeper's work list)
  *   <prefix>u:{<principal>}       sorted set: ids of one principal scored by absolute deadline
  *   <prefix>lease:sweeper         string: which instance sweeps now
@@ -31,6 +32,10 @@ export class KeyLayout {
   }
   session(id: string): string {
     return `${this.#prefix}{${hex(bucketOf(id))}}:s:${id}`
+  }
+  /** The session's lease lock: same slot as the session, whose `#f` holds the fence. */
+  lock(id: string): string {
+    return `${this.#prefix}{${hex(bucketOf(id))}}:l:${id}`
   }
   expiriesOf(id: string): string {
     return this.bucketExpiries(bucketOf(id))

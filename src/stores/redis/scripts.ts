@@ -4,7 +4,9 @@
  * `SESSIONMESH_<WHAT> <detail>` and are turned into typed errors by the store.
  *
  * Hash fields: #c created, #l last access, #i id issued, #it idle ms, #at absolute ms,
- * #e expiresAt, #p principal (absent: none), #v version, #f fence; attributes `a:<name>`.
+ * #e expiresAt, #p principal (absent: none), #v version, #f fence (raised by every lock
+ * taken; a save carrying a lower one is refused); attributes `a:<name>`. A session's lease
+ * lock is the string `<prefix>{bucket}:l:<id>` in the same slot.
  *
  * Principal index ("inline" mode, one node: standalone or Sentinel): the scripts keep
  * `<prefix>u:{<principal>}` in step in the same call. On Cluster that key lives in another
@@ -83,27 +85,156 @@ return 1
 )
 
 /**
+ * Atomic attribute operations on stored JSON text, the same rules as src/core/ops.ts.
+ * Values are spliced as text (never decoded and re-encoded by cjson, which would round
+ * numbers to 14 digits): an array gets one more element before its `]`; an object is split
+ * into its top-level fields, which are replaced or added.
+ */
+const OPS = `
+local function trim(s) return (s:gsub('^%s+', ''):gsub('%s+$', '')) end
+local function str_end(s, j)
+  j = j + 1
+  while j <= #s do
+    local c = s:byte(j)
+    if c == 92 then j = j + 2 elseif c == 34 then return j else j = j + 1 end
+  end
+  return nil
+end
+-- Index of the last character of the JSON value starting at j.
+local function value_end(s, j)
+  local c = s:byte(j)
+  if c == 34 then return str_end(s, j) end
+  if c == 123 or c == 91 then
+    local depth = 0
+    while j <= #s do
+      c = s:byte(j)
+      if c == 34 then
+        j = str_end(s, j)
+        if not j then return nil end
+      elseif c == 123 or c == 91 then depth = depth + 1
+      elseif c == 125 or c == 93 then
+        depth = depth - 1
+        if depth == 0 then return j end
+      end
+      j = j + 1
+    end
+    return nil
+  end
+  local e = s:find('[,}%]%s]', j)
+  return e and e - 1 or #s
+end
+-- The top-level fields of a JSON object as raw key and value texts, or nil if not an object.
+local function fields_of(s)
+  s = trim(s)
+  if s:byte(1) ~= 123 then return nil end
+  local keys, vals, i = {}, {}, 2
+  local function ws() i = s:find('[^%s]', i) or (#s + 1) end
+  ws()
+  if s:byte(i) == 125 then return keys, vals end
+  while true do
+    ws()
+    if s:byte(i) ~= 34 then return nil end
+    local ke = str_end(s, i)
+    if not ke then return nil end
+    keys[#keys + 1] = s:sub(i, ke)
+    i = ke + 1
+    ws()
+    if s:byte(i) ~= 58 then return nil end
+    i = i + 1
+    ws()
+    local ve = value_end(s, i)
+    if not ve or ve < i then return nil end
+    vals[#vals + 1] = s:sub(i, ve)
+    i = ve + 1
+    ws()
+    local c = s:byte(i)
+    if c == 125 then return keys, vals end
+    if c ~= 44 then return nil end
+    i = i + 1
+  end
+end
+local function refuse_type(expected, name) return redis.error_reply('SESSIONMESH_TYPE ' .. expected .. ' ' .. name) end
+-- The new text of an attribute after op ('i' increment, 'a' append, 'm' merge), or nil and an error reply.
+local function atomic(op, name, cur, arg)
+  if op == 'i' then
+    local n = 0
+    if cur then
+      local t = trim(cur)
+      if not t:find('^%-?%d') then return nil, refuse_type('number', name) end
+      n = tonumber(t)
+      if not n then return nil, refuse_type('number', name) end
+    end
+    n = n + tonumber(arg)
+    if n ~= n or n == math.huge or n == -math.huge then return nil, refuse_type('number', name) end
+    return string.format('%.17g', n)
+  elseif op == 'a' then
+    if not cur then return '[' .. arg .. ']' end
+    local t = trim(cur)
+    if t:byte(1) ~= 91 then return nil, refuse_type('array', name) end
+    if trim(t:sub(2, -2)) == '' then return '[' .. arg .. ']' end
+    return t:sub(1, -2) .. ',' .. arg .. ']'
+  else
+    local keys, vals = {}, {}
+    if cur then
+      keys, vals = fields_of(cur)
+      if not keys then return nil, refuse_type('object', name) end
+    end
+    local nk, nv = fields_of(arg)
+    local at = {}
+    for j = 1, #keys do at[keys[j]] = j end
+    for j = 1, #nk do
+      local k = nk[j]
+      if at[k] then vals[at[k]] = nv[j] else
+        keys[#keys + 1] = k
+        vals[#vals + 1] = nv[j]
+        at[k] = #keys
+      end
+    end
+    local parts = {}
+    for j = 1, #keys do parts[j] = keys[j] .. ':' .. vals[j] end
+    return '{' .. table.concat(parts, ',') .. '}'
+  end
+end
+`
+
+/**
  * KEYS: session, bucket expiries[, new principal's index (inline mode, principal set)].
  * ARGV: id, lastAccessedAt, expiresAt, retentionMs, expectedVersion ('' none), fence ('' none),
  * principal op ('' keep, 's' set, 'c' clear), principal, index prefix ('' not inline),
- * then op/name/value triples (op 's' set or 'd' delete).
- * Returns { version, old principal or '' }.
+ * maxValueBytes ('' none), then op/name/value triples (op 's' set, 'd' delete, or an atomic
+ * op 'i' increment by value, 'a' append element value, 'm' merge object value).
+ * Returns { version, old principal or '', then name/new value pairs of the atomic ops }.
+ * Every check, atomic results included, happens before the first write: Redis does not roll
+ * a script back, so a refusal must come before anything changed.
  */
 export const APPLY = new Script(
   'apply',
-  `${LIB}
+  `${LIB}${OPS}
 local m = redis.call('HMGET', KEYS[1], '#e', '#v', '#f', '#p', '#c', '#at')
 local now = tonumber(ARGV[2])
 if not m[1] or tonumber(m[1]) <= now then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
 if ARGV[5] ~= '' and tonumber(ARGV[5]) ~= tonumber(m[2]) then return redis.error_reply('SESSIONMESH_VERSION ' .. m[2]) end
 if ARGV[6] ~= '' and tonumber(ARGV[6]) < tonumber(m[3]) then return redis.error_reply('SESSIONMESH_FENCE ' .. m[3]) end
-local sets, dels = {}, {}
-for i = 10, #ARGV, 3 do
-  if ARGV[i] == 's' then
-    sets[#sets + 1] = 'a:' .. ARGV[i + 1]
+local max = tonumber(ARGV[10])
+local sets, dels, results, computed = {}, {}, {}, {}
+for i = 11, #ARGV, 3 do
+  local op, name = ARGV[i], ARGV[i + 1]
+  if op == 's' then
+    sets[#sets + 1] = 'a:' .. name
     sets[#sets + 1] = ARGV[i + 2]
+  elseif op == 'd' then
+    dels[#dels + 1] = 'a:' .. name
   else
-    dels[#dels + 1] = 'a:' .. ARGV[i + 1]
+    local cur = computed[name]
+    if not cur then cur = redis.call('HGET', KEYS[1], 'a:' .. name) or nil end
+    local v, err = atomic(op, name, cur, ARGV[i + 2])
+    if not v then return err end
+    if max and #v > max then return redis.error_reply('SESSIONMESH_TOO_LARGE ' .. #v .. ' ' .. ARGV[10]) end
+    computed[name] = v
+    sets[#sets + 1] = 'a:' .. name
+    sets[#sets + 1] = v
+    results[#results + 1] = name
+    results[#results + 1] = v
   end
 end
 hdel_chunks(KEYS[1], dels)
@@ -132,7 +263,53 @@ if ARGV[9] ~= '' and ARGV[7] ~= '' and old ~= ARGV[8] then
     index_add(KEYS[3], ARGV[1], string.format('%.0f', tonumber(m[5]) + tonumber(m[6])), ARGV[2])
   end
 end
-return { v, old }
+local out = { v, old }
+for j = 1, #results do out[#out + 1] = results[j] end
+return out
+`,
+)
+
+/**
+ * KEYS: session, its lock. ARGV: owner, ttl ms, now. Takes (or renews, for the same owner)
+ * the lease and raises the session's fence: returns the fence, or 0 if another owner holds it.
+ */
+export const LOCK = new Script(
+  'lock',
+  `
+local e = redis.call('HGET', KEYS[1], '#e')
+if not e or tonumber(e) <= tonumber(ARGV[3]) then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return redis.call('HINCRBY', KEYS[1], '#f', 1)
+`,
+)
+
+/** KEYS: lock. ARGV: owner, ttl ms. 1 if extended (this owner still holds it). */
+export const EXTEND_LOCK = new Script(
+  'extendLock',
+  `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+`,
+)
+
+/** KEYS: lock. ARGV: owner. 1 if released; another owner's lease is never touched. */
+export const UNLOCK = new Script(
+  'unlock',
+  `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+`,
+)
+
+/** KEYS: session. ARGV: now. Raises the fence without a lease (quorum locks). */
+export const RAISE_FENCE = new Script(
+  'raiseFence',
+  `
+local e = redis.call('HGET', KEYS[1], '#e')
+if not e or tonumber(e) <= tonumber(ARGV[1]) then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
+return redis.call('HINCRBY', KEYS[1], '#f', 1)
 `,
 )
 

@@ -10,6 +10,7 @@ import {
   StoreUnavailableError,
   VersionConflictError,
 } from '../../core/errors.js'
+import { applyAtomic } from '../../core/ops.js'
 import { type ApplyConditions, expiryOf, type LoadOptions, type ScanPage, type SessionDelta, type SessionStore, type StoredSession } from '../../core/store.js'
 import { migrate, tableNames } from './schema.js'
 
@@ -138,6 +139,16 @@ export function sqliteStore(options: SqliteStoreOptions) {
       `SELECT id, principal FROM ${S} WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`,
     ),
     count: db.prepare<[number], number>(`SELECT count(*) FROM ${S} WHERE expires_at > ?`).pluck(),
+    attr: db.prepare<[string, string], string>(`SELECT value FROM ${A} WHERE session_id = ? AND name = ?`).pluck(),
+    lease: db.prepare<[string, number], { owner: string | null; until: number; fence: number }>(
+      `SELECT lock_owner AS owner, lock_until AS until, fence FROM ${S} WHERE id = ? AND expires_at > ?`,
+    ),
+    takeLease: db.prepare<[string, number, string]>(`UPDATE ${S} SET lock_owner = ?, lock_until = ?, fence = fence + 1 WHERE id = ?`),
+    extendLease: db.prepare<[number, string, string, number, number]>(
+      `UPDATE ${S} SET lock_until = ? WHERE id = ? AND lock_owner = ? AND lock_until > ? AND expires_at > ?`,
+    ),
+    dropLease: db.prepare<[string, string]>(`UPDATE ${S} SET lock_owner = NULL, lock_until = 0 WHERE id = ? AND lock_owner = ?`),
+    raiseFence: db.prepare<[string, number], number>(`UPDATE ${S} SET fence = fence + 1 WHERE id = ? AND expires_at > ? RETURNING fence`).pluck(),
   }
 
   const toSession = (row: SessionRow): StoredSession => {
@@ -194,6 +205,8 @@ export function sqliteStore(options: SqliteStoreOptions) {
         throw new VersionConflictError(id, c.expectedVersion, row.version)
       }
       if (c.fence !== undefined && c.fence < row.fence) throw new StaleFenceError(id, c.fence, row.fence)
+      // A refused atomic operation throws before the transaction commits: nothing is applied.
+      let values: Map<string, string> | undefined
       for (const [name, change] of delta.attributes) {
         switch (change.op) {
           case 'set':
@@ -202,15 +215,30 @@ export function sqliteStore(options: SqliteStoreOptions) {
           case 'delete':
             q.deleteAttr.run(id, name)
             break
-          default:
-            // A new kind of AttributeChange must be handled here, not silently treated as another.
-            throw new TypeError(`sqlite store: unknown attribute change ${JSON.stringify(change satisfies never)}`)
+          default: {
+            const next = applyAtomic(name, q.attr.get(id, name), change, delta.maxValueBytes)
+            q.setAttr.run(id, name, next)
+            values ??= new Map()
+            values.set(name, next)
+          }
         }
       }
       const version = row.version + 1
       const principal = delta.principal !== undefined ? delta.principal : row.principal
-      q.update.run(principal, c.fence ?? row.fence, delta.lastAccessedAt, delta.expiresAt, version, id)
-      return { version }
+      q.update.run(principal, Math.max(c.fence ?? 0, row.fence), delta.lastAccessedAt, delta.expiresAt, version, id)
+      return values ? { version, values } : { version }
+    }),
+    lock: db.transaction((id: string, owner: string, ttlMs: number, now: number) => {
+      const lease = q.lease.get(id, now)
+      if (!lease) throw new SessionNotFoundError(id)
+      if (lease.owner !== null && lease.owner !== owner && lease.until > now) return null
+      q.takeLease.run(owner, now + ttlMs, id)
+      return lease.fence + 1
+    }),
+    raiseFence: db.transaction((id: string, now: number) => {
+      const fence = q.raiseFence.get(id, now)
+      if (fence === undefined) throw new SessionNotFoundError(id)
+      return fence
     }),
     touch: db.transaction((id: string, lastAccessedAt: number, expiresAt: number) => {
       return q.touch.run(lastAccessedAt, expiresAt, id, lastAccessedAt).changes > 0
@@ -262,6 +290,14 @@ export function sqliteStore(options: SqliteStoreOptions) {
 
     apply: (id, delta: SessionDelta, conditions: ApplyConditions = {}) =>
       guard(() => tx.apply.immediate(id, delta, conditions)),
+
+    lock: (id, owner, ttlMs, now) => guard(() => tx.lock.immediate(id, owner, ttlMs, now)),
+
+    extendLock: (id, owner, ttlMs, now) => guard(() => q.extendLease.run(now + ttlMs, id, owner, now, now).changes > 0),
+
+    unlock: (id, owner) => guard(() => q.dropLease.run(id, owner).changes > 0),
+
+    raiseFence: (id, now) => guard(() => tx.raiseFence.immediate(id, now)),
 
     touch: (id, lastAccessedAt, expiresAt) => guard(() => tx.touch.immediate(id, lastAccessedAt, expiresAt)),
 

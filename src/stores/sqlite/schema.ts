@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import { ConfigurationError } from '../../core/errors.js'
 
 /** Bump when the tables change, and add the migration step to `migrate`. */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 export interface TableNames {
   sessions: string
@@ -37,8 +37,19 @@ export function migrate(db: Database.Database, t: TableNames): void {
       )
     }
     if (found === SCHEMA_VERSION) return
-    // Version 0 -> 1: the initial tables.
-    db.exec(`
+    if (found < 1) createV1(db, t)
+    if (found < 2) {
+      // Version 1 -> 2: the session lock's lease (its fence is the existing `fence` column).
+      db.exec(`ALTER TABLE "${t.sessions}" ADD COLUMN lock_owner TEXT`)
+      db.exec(`ALTER TABLE "${t.sessions}" ADD COLUMN lock_until INTEGER NOT NULL DEFAULT 0`)
+    }
+    db.prepare(`INSERT OR REPLACE INTO "${t.meta}" (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION))
+  }).immediate()
+}
+
+/** Version 0 -> 1: the initial tables. */
+function createV1(db: Database.Database, t: TableNames): void {
+  db.exec(`
       CREATE TABLE IF NOT EXISTS "${t.sessions}" (
         id               TEXT PRIMARY KEY NOT NULL,
         created_at       INTEGER NOT NULL,
@@ -60,6 +71,4 @@ export function migrate(db: Database.Database, t: TableNames): void {
         PRIMARY KEY (session_id, name)
       ) WITHOUT ROWID;
     `)
-    db.prepare(`INSERT OR REPLACE INTO "${t.meta}" (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION))
-  }).immediate()
 }
