@@ -21,7 +21,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Pack
 const EXPECTED: Record<string, string[]> = {
   '.': ['createSessions', 'memoryStore', 'signedTokens', 'HashRing', 'RendezvousHash'],
   './sqlite': ['sqliteStore'],
-  './redis': ['redisStore'],
+  './redis': ['redisStore', 'quorumLocks'],
   './interop': ['connectRedisSessions', 'springSessionTokens', 'springSessionStore'],
   './express': ['session'],
   './fastify': ['session'],

@@ -119,6 +119,9 @@ export async function runLocked<S extends LockableSession, T>(
       result = await fn({ id, fence, signal: controller.signal, session })
     } catch (e) {
       session.discard()
+      // A save the callback made itself (`session.save()`) refused for its old fence is the
+      // same lost lease as one refused when the callback returns: report it the same way.
+      if (e instanceof StaleFenceError && e.sessionId === id) throw new LockLostError(id, fence, { cause: e })
       throw e
     }
     if (controller.signal.aborted) {

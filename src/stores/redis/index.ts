@@ -505,3 +505,5 @@ function changeArgs(name: string, change: AttributeChange): [string, string, str
 }
 
 export { bucketOf }
+export { quorumLocks } from './quorum-locks.js'
+export type { QuorumLocksOptions } from './quorum-locks.js'
