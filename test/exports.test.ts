@@ -23,6 +23,7 @@ const EXPECTED: Record<string, string[]> = {
   './sqlite': ['sqliteStore'],
   './redis': ['redisStore', 'quorumLocks'],
   './interop': ['connectRedisSessions', 'springSessionTokens', 'springSessionStore'],
+  './metrics': ['sessionMetrics'],
   './express': ['session'],
   './fastify': ['session'],
   './koa': ['session'],
