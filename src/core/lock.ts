@@ -111,6 +111,15 @@ export async function runLocked<S extends LockableSession, T>(
     )
   }, Math.max(10, Math.floor(ttlMs / 3)))
   renew.unref()
+  /**
+   * Unsaved changes are dropped, and the session re-read: the callback's values are already
+   * in its local view, where the rest of the request could read them (and save something
+   * derived from them). Best effort: if the store cannot be read, the error that got us here matters more.
+   */
+  const forget = async () => {
+    session.discard()
+    await session.reload().catch(() => {})
+  }
   try {
     session.fenceWith(fence)
     await session.reload()
@@ -118,20 +127,20 @@ export async function runLocked<S extends LockableSession, T>(
     try {
       result = await fn({ id, fence, signal: controller.signal, session })
     } catch (e) {
-      session.discard()
+      await forget()
       // A save the callback made itself (`session.save()`) refused for its old fence is the
       // same lost lease as one refused when the callback returns: report it the same way.
       if (e instanceof StaleFenceError && e.sessionId === id) throw new LockLostError(id, fence, { cause: e })
       throw e
     }
     if (controller.signal.aborted) {
-      session.discard()
+      await forget()
       throw controller.signal.reason
     }
     try {
       await session.commit()
     } catch (e) {
-      session.discard()
+      await forget()
       if (e instanceof StaleFenceError) throw new LockLostError(id, fence, { cause: e })
       throw e
     }
