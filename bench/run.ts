@@ -7,19 +7,24 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { buildSessionmesh } from './lib/build.js'
 import { measure, type Measurement } from './lib/load.js'
-import { updateDoc } from './lib/markdown.js'
+import { updateDoc, writeSection } from './lib/markdown.js'
 import { summarizeProfileDir } from './lib/profile.js'
 import { machineBusyMs, MAX_ATTEMPTS, OTHERS_LIMIT, processCpuMs, waitForIdleMachine } from './lib/cpu.js'
 import { type BenchRedis, commandName, startRedis } from './lib/redis.js'
 import { machine, type ScenarioResult, type Settings, summarizeRatio, summarizeTarget, textReport, fmtCpu, fmtInt, fmtMs } from './lib/report.js'
 import { installCleanup, killAllServers, type RunningServer, startServer } from './lib/servers.js'
 import { prepareTarget, type Scenario, scenarios, type Target } from './scenarios.js'
+import { type RingResult, ringMarkdown, ringText, runRing } from './ring.js'
+
+/** The in-process micro-benchmark (no servers): HashRing against the hashring package. */
+const RING = 'ring'
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url))
 const DOC = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url))
 
 const USAGE = `usage: npm run bench -- [scenario...] [options]
-scenarios: ${scenarios.map((s) => s.name).join(', ')} (default: all)
+scenarios: ${scenarios.map((s) => s.name).join(', ')}, ${RING} (default: all)
+  (${RING} is in-process: HashRing vs the hashring package, ${'`'}7 x --rounds${'`'} rounds of lookups)
   --rounds N        interleaved rounds per scenario (default 3)
   --duration S      measured seconds per target per round (default 5)
   --warmup S        warm-up seconds before each measurement (default 2)
@@ -61,7 +66,7 @@ function options() {
   if (values.profile !== undefined && !scenarios.some((s) => s.targets.some((t) => t.server === values.profile))) {
     throw new Error(`--profile takes a server name: ${[...new Set(scenarios.flatMap((s) => s.targets.map((t) => t.server)))].join(', ')}`)
   }
-  const unknown = positionals.filter((p) => !scenarios.some((s) => s.name === p))
+  const unknown = positionals.filter((p) => p !== RING && !scenarios.some((s) => s.name === p))
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}\n${USAGE}`)
   const settings: Settings = {
     rounds: Math.floor(num('rounds', 1)),
@@ -75,6 +80,7 @@ function options() {
   return {
     help: values.help,
     selected: positionals.length ? scenarios.filter((s) => positionals.includes(s.name)) : scenarios,
+    ring: positionals.length === 0 || positionals.includes(RING),
     settings,
     docs: values.docs,
     docsOnly: values['docs-only'],
@@ -259,10 +265,36 @@ async function docsFromResults(selected: Scenario[]): Promise<void> {
   }
 }
 
+/** The ring scenario: measured in this process, saved, and (with --docs) written into its docs section. */
+async function ringScenario(rounds: number, docs: boolean): Promise<void> {
+  const args = process.argv.slice(2)
+  const result = runRing(rounds, `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`, log)
+  await mkdir(RESULTS, { recursive: true })
+  await writeFile(`${RESULTS}${RING}.json`, `${JSON.stringify(result, null, 2)}\n`)
+  log(ringText(result))
+  log(`\nresults: bench/results/${RING}.json`)
+  if (docs) log((await writeSection(DOC, RING, ringMarkdown(result))) ? `[${RING}] docs/BENCHMARKS.md section rewritten` : `[${RING}] no markers in docs/BENCHMARKS.md; section not written`)
+}
+
+async function ringDocsFromResults(): Promise<void> {
+  try {
+    const result = JSON.parse(await readFile(`${RESULTS}${RING}.json`, 'utf8')) as RingResult
+    log(`${RING}: ${(await writeSection(DOC, RING, ringMarkdown(result))) ? 'docs/BENCHMARKS.md updated' : 'no markers in docs/BENCHMARKS.md'}`)
+  } catch {
+    log(`no bench/results/${RING}.json; run the scenario first`)
+  }
+}
+
 async function main(): Promise<void> {
   const opts = options()
   if (opts.help) return log(USAGE)
-  if (opts.docsOnly) return docsFromResults(opts.selected)
+  if (opts.docsOnly) {
+    await docsFromResults(opts.selected)
+    if (opts.ring) await ringDocsFromResults()
+    return
+  }
+  if (opts.ring && opts.profile === undefined) await ringScenario(opts.settings.rounds * 7, opts.docs)
+  if (opts.selected.length === 0) return
   installCleanup()
   const m = machine()
   log(`sessionmesh bench: ${m.cpus} × ${m.cpuModel}, Node ${m.node}; ${JSON.stringify(opts.settings)}`)

@@ -19,7 +19,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Pack
 
 /** Named runtime exports each public subpath must provide. */
 const EXPECTED: Record<string, string[]> = {
-  '.': ['createSessions', 'memoryStore', 'signedTokens', 'HashRing', 'RendezvousHash'],
+  '.': ['createSessions', 'memoryStore', 'signedTokens', 'HashRing', 'RendezvousHash', 'shardedStore', 'sessionAffinity', 'NodeUnavailableError', 'RebalanceInProgressError'],
   './sqlite': ['sqliteStore'],
   './redis': ['redisStore', 'quorumLocks'],
   './interop': ['connectRedisSessions', 'springSessionTokens', 'springSessionStore'],

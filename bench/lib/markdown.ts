@@ -49,18 +49,23 @@ export function markdownSection(r: ScenarioResult): string {
 
 /** Replaces the marked section; returns false (and leaves the file alone) if the markers are absent. */
 export async function updateDoc(path: string, result: ScenarioResult): Promise<boolean> {
+  return writeSection(path, result.scenario, markdownSection(result))
+}
+
+/** Replaces the text between `<!-- bench:<scenario> -->` and its closing marker with `body`; false if the markers are absent. */
+export async function writeSection(path: string, scenario: string, body: string): Promise<boolean> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch {
     return false
   }
-  const open = `<!-- bench:${result.scenario} -->`
-  const close = `<!-- /bench:${result.scenario} -->`
+  const open = `<!-- bench:${scenario} -->`
+  const close = `<!-- /bench:${scenario} -->`
   const start = text.indexOf(open)
   const end = text.indexOf(close)
   if (start === -1 || end < start) return false
-  const next = `${text.slice(0, start + open.length)}\n${markdownSection(result)}\n${text.slice(end)}`
+  const next = `${text.slice(0, start + open.length)}\n${body}\n${text.slice(end)}`
   if (next !== text) await writeFile(path, next)
   return true
 }
