@@ -1,0 +1,86 @@
+/**
+ * The one session setup every process of the demo shares: same store, same secret, same
+ * timeouts. That is all it takes for a login on `auth-1` to be seen by `orders-2`.
+ */
+import { createSessions, murmur3, type Sessions, type SessionStore, shardedStore } from '../../src/index.js'
+import { redisStore } from '../../src/stores/redis/index.js'
+import { sqliteStore } from '../../src/stores/sqlite/index.js'
+
+/** Demo-only default; set SESSION_SECRET (>= 32 bytes) for anything real. */
+const DEMO_SECRET = 'demo-only-secret-change-me-0123456789abcdef'
+
+/**
+ * `SESSIONMESH_STORE=redis://…` selects Redis; several URLs separated by commas shard the
+ * sessions over independent Redis servers (a consistent-hash ring); anything else, the SQLite file.
+ */
+export function redisUrls(): string[] {
+  const urls = (process.env.SESSIONMESH_STORE ?? '').split(',').map((u) => u.trim())
+  return urls.every((u) => u.startsWith('redis://') || u.startsWith('rediss://')) ? urls : []
+}
+
+export function sqlitePath(): string {
+  return process.env.SESSIONMESH_SQLITE ?? '.data/sessions.db'
+}
+
+/** A Redis URL's host:port, for names and messages (never its password). */
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host
+  } catch {
+    return 'redis'
+  }
+}
+
+/** Where sessions live, for start-up messages and the dashboard. */
+export function storeLabel(): string {
+  const urls = redisUrls()
+  if (urls.length === 0) return `SQLite ${sqlitePath()}`
+  return urls.length === 1 ? `Redis ${hostOf(urls[0] as string)}` : `${urls.length} Redis nodes, sharded: ${urls.map(hostOf).join(', ')}`
+}
+
+export interface ShopSessions {
+  sessions: Sessions
+  /** The store's nodes: one unless the store is sharded. */
+  nodes: readonly string[]
+  /** The store node that holds a session. */
+  nodeOf: (id: string) => string
+}
+
+/**
+ * The manager for one process. `sweep: false` for processes that only read tokens and
+ * stats (the gateway): the services' sweepers already emit `expired`.
+ */
+export function shopSessions(options: { sweep?: boolean } = {}): ShopSessions {
+  const urls = redisUrls()
+  let store: SessionStore
+  let nodeOf: (id: string) => string
+  let nodes: readonly string[]
+  if (urls.length > 1) {
+    const sharded = shardedStore({ nodes: Object.fromEntries(urls.map((url) => [hostOf(url), redisStore({ url, prefix: 'shop:' })])) })
+    store = sharded
+    nodeOf = (id) => sharded.ownerOf(id)
+    nodes = sharded.nodes
+  } else {
+    const name = urls[0] ? `redis ${hostOf(urls[0])}` : 'sqlite'
+    store = urls[0] ? redisStore({ url: urls[0], prefix: 'shop:' }) : sqliteStore({ path: sqlitePath() })
+    nodeOf = () => name
+    nodes = [name]
+  }
+  const sessions = createSessions({
+    store,
+    secret: [process.env.SESSION_SECRET ?? DEMO_SECRET],
+    idleTimeout: '30m',
+    absoluteTimeout: '12h',
+    // Short, so the dashboard's `expired` events are not only theory in a long demo.
+    sweepInterval: options.sweep === false ? false : '15s',
+  })
+  return { sessions, nodes, nodeOf }
+}
+
+/**
+ * A short, stable, non-reversible name for a session, for pages and event feeds: the id
+ * itself is a credential and never leaves the services.
+ */
+export function sessionRef(id: string): string {
+  return murmur3(id, 0x5e55).toString(16).padStart(8, '0')
+}
