@@ -3,6 +3,7 @@ export type { SessionsOptions, StoreErrorPolicy, TokenHeaderOptions, SessionInfo
 export { Session } from './core/session.js'
 export type { RegenerateOptions, SessionLock, WithLockOptions } from './core/session.js'
 export { storeLocks } from './core/lock.js'
+export type { NearCacheStats } from './core/near-cache.js'
 export type { SessionLockProvider, SessionLockStrategy, HeldLock } from './core/lock.js'
 export type { SessionView } from './core/view.js'
 export { RequestSession } from './core/request.js'

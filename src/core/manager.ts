@@ -4,10 +4,15 @@ import { type Duration, toMs } from './duration.js'
 import { ConfigurationError, SessionMeshError, SessionNotFoundError, StoreUnavailableError } from './errors.js'
 import { SessionEvents } from './events.js'
 import { type LegacySession, type LegacySessionSource, legacyCookie } from './legacy.js'
+import { hostname } from 'node:os'
+import { randomBytes } from 'node:crypto'
+import { type BusLink, connectBus } from '../cluster/bus/bridge.js'
+import type { ChangeBus } from '../cluster/bus/types.js'
 import { type SessionLockStrategy, storeLocks } from './lock.js'
+import { NearCache, type NearCacheStats } from './near-cache.js'
 import { RequestSession, type RequestInfo } from './request.js'
 import { blankRecord, Session, type SessionLock, type SessionRuntime, type WithLockOptions } from './session.js'
-import type { LoadOptions, SessionStore } from './store.js'
+import type { LoadOptions, SessionStore, StoredSession } from './store.js'
 import { type SessionTokens, signedTokens } from './tokens.js'
 import { expiryOf } from './store.js'
 import { memoryStore } from '../stores/memory/index.js'
@@ -82,6 +87,21 @@ export interface SessionsOptions {
    * Redis masters (Redlock-style), fenced by the session store either way.
    */
   locks?: SessionLockStrategy
+  /**
+   * A change bus (`redisStreamBus`, `natsBus` from sessionmesh/nats, `sqliteBus`): every
+   * instance's session events then reach `sessions.events` here (remote ones carry `origin`),
+   * and the near cache is kept coherent. `instanceId` names this instance (default: host, pid
+   * and a random suffix).
+   */
+  bus?: ChangeBus | { bus: ChangeBus; instanceId?: string }
+  /**
+   * Keep recently read sessions in this process so read-only requests need no store call
+   * (needs `bus`). Any change on any instance invalidates the entry; while the bus is down
+   * the cache is emptied and bypassed. A request served from the cache saves only if the
+   * attributes it changes are unchanged in the store (else VersionConflictError, 409), so a
+   * stale copy never overwrites newer data. Default off; `true` = `{ max: 10_000, ttl: '10s' }`.
+   */
+  nearCache?: boolean | { max?: number; ttl?: Duration }
   /** How often this instance sweeps expired sessions (and emits `expired`). Default `1m`; `false` never. */
   sweepInterval?: Duration | false
   /** The clock, for tests. Default `Date.now`. */
@@ -120,6 +140,8 @@ export class Sessions {
   /** Every request's load asks for the coalesced touch; one object, not one per request. */
   readonly #loadOptions: LoadOptions
   readonly #onStoreError: NonNullable<SessionsOptions['onStoreError']>
+  readonly #cache: NearCache | null
+  readonly #link: BusLink | null
   #sweeper: NodeJS.Timeout | null = null
   #sweeping = false
 
@@ -168,11 +190,42 @@ export class Sessions {
     this.trustProxy = options.trustProxy ?? false
     this.renewAfterMs = options.renewAfter ? toMs(options.renewAfter, 'renewAfter') : null
     this.#onStoreError = options.onStoreError ?? 'fail'
+    ;[this.#cache, this.#link] = this.#connect(options)
     const sweep = options.sweepInterval ?? '1m'
     if (sweep !== false) {
       this.#sweeper = setInterval(() => void this.sweep(), toMs(sweep, 'sweepInterval'))
       this.#sweeper.unref()
     }
+  }
+
+  #connect(options: SessionsOptions): [NearCache | null, BusLink | null] {
+    const cacheOption = options.nearCache === true ? {} : options.nearCache || null
+    if (!options.bus) {
+      if (cacheOption) throw new ConfigurationError('nearCache needs a change bus (`bus`) to stay coherent across instances')
+      return [null, null]
+    }
+    const { bus, instanceId } = 'publish' in options.bus ? { bus: options.bus, instanceId: undefined } : options.bus
+    const cache = cacheOption
+      ? new NearCache(cacheOption.max ?? 10_000, cacheOption.ttl === undefined ? 10_000 : toMs(cacheOption.ttl, 'nearCache.ttl'))
+      : null
+    if (cache) {
+      // Local and remote (re-emitted by the link) changes alike make the copy unusable.
+      const drop = (e: { id: string; previousId?: string }) => {
+        cache.invalidate(e.id)
+        if (e.previousId) cache.invalidate(e.previousId)
+      }
+      for (const kind of ['created', 'updated', 'destroyed', 'expired', 'id-changed'] as const) this.events.on(kind, drop)
+    }
+    const link = connectBus(this.events, bus, {
+      instanceId: instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+      onStatus: (status) => cache?.setEnabled(status === 'connected'),
+    })
+    return [cache, link]
+  }
+
+  /** Hits, misses and size of the near cache (null when it is off). */
+  nearCacheStats(): NearCacheStats | null {
+    return this.#cache?.stats() ?? null
   }
 
   /** @internal The clock. */
@@ -190,8 +243,7 @@ export class Sessions {
     let session: Session | null = null
     if (verified) {
       try {
-        const record = await this.store.load(verified.id, now, this.#loadOptions)
-        if (record && expiryOf(record) > now) session = new Session(this.#rt, record, true)
+        session = await this.#load(verified.id, now)
       } catch (e) {
         if (!(e instanceof StoreUnavailableError) || this.storeErrorPolicy(e) === 'fail') throw e
         this.events.reportError(e)
@@ -211,6 +263,25 @@ export class Sessions {
       Boolean(session && verified!.rotated),
       false,
     )
+  }
+
+  /** The session for a request: from the near cache when it holds a live copy, else from the store. */
+  async #load(id: string, now: number): Promise<Session | null> {
+    const cache = this.#cache
+    if (cache?.enabled) {
+      const cached = cache.get(id, now)
+      if (cached && expiryOf(cached) > now) return new Session(this.#rt, cached, true, new Map(cached.attributes))
+      const started = cache.beginLoad()
+      let record: StoredSession | null = null
+      try {
+        record = await this.store.load(id, now, this.#loadOptions)
+      } finally {
+        cache.endLoad(id, started, record, now)
+      }
+      return record && expiryOf(record) > now ? new Session(this.#rt, record, true) : null
+    }
+    const record = await this.store.load(id, now, this.#loadOptions)
+    return record && expiryOf(record) > now ? new Session(this.#rt, record, true) : null
   }
 
   /** A request carrying an old framework's cookie: its data in a new session, to be saved on commit. */
@@ -330,6 +401,7 @@ export class Sessions {
     if (this.#sweeper) clearInterval(this.#sweeper)
     this.#sweeper = null
     await this.#rt.locks.close?.()
+    await this.#link?.close()
     await this.store.close()
   }
 

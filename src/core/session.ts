@@ -47,6 +47,7 @@ export interface RegenerateOptions {
 }
 
 type Callback = (err?: unknown) => void
+type CachedView = { attributes: ReadonlyMap<string, string>; principal: string | null }
 const MAX_NAME_LENGTH = 256
 
 /**
@@ -77,10 +78,14 @@ export class Session {
   /** Set while this session is saved under a lock: every write carries it. */
   #fence: number | undefined
 
-  constructor(rt: SessionRuntime, record: StoredSession, persisted: boolean) {
+  /** Served from the near cache: the stored values as read, to prove a save overwrites nothing newer. */
+  #cachedAs: CachedView | null
+
+  constructor(rt: SessionRuntime, record: StoredSession, persisted: boolean, cachedAttributes?: ReadonlyMap<string, string>) {
     this.#rt = rt
     this.#record = record
     this.#persisted = persisted
+    this.#cachedAs = cachedAttributes ? { attributes: cachedAttributes, principal: record.principal } : null
   }
 
   /** The session id. Treat it as a credential: never log it. */
@@ -348,6 +353,34 @@ export class Session {
     await this.#write(now, hasChanges)
   }
 
+  /**
+   * A save of a session read from the near cache: applied only at the version read. If the
+   * store moved on, it is still applied when every attribute it writes (and the principal)
+   * is as the cache had it, since then it overwrites nothing it did not see; otherwise
+   * VersionConflictError, because the request decided on data that was stale.
+   */
+  async #applyOverCache(delta: SessionDelta): Promise<ApplyResult> {
+    const rt = this.#rt
+    const cachedAs = this.#cachedAs as CachedView
+    let expected = this.#record.version
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await rt.store.apply(this.#record.id, delta, { ...this.#conditions(), expectedVersion: expected })
+        this.#cachedAs = null
+        return result
+      } catch (e) {
+        if (!(e instanceof VersionConflictError) || attempt >= 10) throw e
+        const fresh = await rt.store.load(this.#record.id, delta.lastAccessedAt)
+        if (!fresh) throw new SessionNotFoundError(this.#record.id)
+        const stale =
+          [...delta.attributes.keys()].some((name) => fresh.attributes.get(name) !== cachedAs.attributes.get(name)) ||
+          (delta.principal !== undefined && fresh.principal !== cachedAs.principal)
+        if (stale) throw e
+        expected = fresh.version
+      }
+    }
+  }
+
   /** One atomic operation on the store, now; the new value decoded. */
   async #atomic(name: string, change: AtomicChange): Promise<unknown> {
     checkName(name)
@@ -483,7 +516,7 @@ export class Session {
       }
       if (this.#principalChanged) delta.principal = r.principal
       try {
-        this.#adoptVersion(await rt.store.apply(r.id, delta, this.#conditions()))
+        this.#adoptVersion(this.#cachedAs ? await this.#applyOverCache(delta) : await rt.store.apply(r.id, delta, this.#conditions()))
       } catch (e) {
         this.#noteGone(e)
         throw e
