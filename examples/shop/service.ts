@@ -59,6 +59,9 @@ export function runService(name: ServiceName, routes: (app: express.Express, ctx
 
   for (const type of FORWARDED) {
     sessions.events.on(type, (e: SessionEventMap[typeof type][0]) => {
+      // With a change bus (Redis), other instances' events arrive here too, marked with their
+      // origin; the dashboard merges every instance's own feed, so those are left out.
+      if ('origin' in e) return
       const out: FeedEvent = { type, instance, at: e.at, ref: sessionRef(e.id) }
       if ('principal' in e) out.principal = e.principal
       if ('reason' in e) out.reason = e.reason
@@ -92,8 +95,8 @@ export function runService(name: ServiceName, routes: (app: express.Express, ctx
   app.get('/internal/stats', (_req, res) => {
     const cutoff = Date.now() - SEEN_WINDOW_MS
     for (const [ref, at] of seen) if (at < cutoff) seen.delete(ref)
-    // No near cache exists yet; the dashboard shows "n/a" for null.
-    res.json({ instance, pid: process.pid, requests, seen: [...seen.keys()], nearCache: null })
+    // Null without a near cache (the SQLite default): the dashboard shows "n/a".
+    res.json({ instance, pid: process.pid, requests, seen: [...seen.keys()], nearCache: sessions.nearCacheStats() })
   })
 
   app.use(express.json({ limit: '16kb' }))

@@ -2,7 +2,7 @@
  * The one session setup every process of the demo shares: same store, same secret, same
  * timeouts. That is all it takes for a login on `auth-1` to be seen by `orders-2`.
  */
-import { createSessions, murmur3, type Sessions, type SessionStore, shardedStore } from '../../src/index.js'
+import { createSessions, murmur3, redisStreamBus, type Sessions, type SessionStore, shardedStore } from '../../src/index.js'
 import { redisStore } from '../../src/stores/redis/index.js'
 import { sqliteStore } from '../../src/stores/sqlite/index.js'
 
@@ -68,6 +68,11 @@ export function shopSessions(options: { sweep?: boolean } = {}): ShopSessions {
   }
   const sessions = createSessions({
     store,
+    // On Redis, every instance hears every change over a Redis Stream, and read-only requests
+    // are served from each process's near cache. (The SQLite default reads the file each time.)
+    ...(urls[0]
+      ? { bus: { bus: redisStreamBus({ redis: { url: urls[0] }, stream: 'shop:events' }), instanceId: `shop-${process.pid}` }, nearCache: true }
+      : {}),
     secret: [process.env.SESSION_SECRET ?? DEMO_SECRET],
     idleTimeout: '30m',
     absoluteTimeout: '12h',
