@@ -164,29 +164,34 @@ for (const topology of ['standalone', 'cluster'] as const) {
         }),
       )
       const writer = redisStore({ ...(topology === 'cluster' ? { cluster: { rootNodes: cluster.rootNodes } } : { url: server.url }), prefix })
-      const now = Date.now()
-      const made = new Map<string, string>()
-      for (let i = 0; i < 300; i++) {
-        const s = sessionRecord({ principal: `user:${i % 7}`, expiresAt: now + 200 + (i % 50) * 10 })
-        made.set(s.id, s.principal!)
-        await writer.create(s)
+      // Everything is closed whatever happens: an open connection would keep the test file from exiting.
+      let holder = -1
+      try {
+        const now = Date.now()
+        const made = new Map<string, string>()
+        for (let i = 0; i < 300; i++) {
+          const s = sessionRecord({ principal: `user:${i % 7}`, expiresAt: now + 200 + (i % 50) * 10 })
+          made.set(s.id, s.principal!)
+          await writer.create(s)
+        }
+        // Kill whichever instance holds the lease part-way: another must take over.
+        await until('a first expiry', async () => seen.size > 0, 10_000)
+        holder = [...seen.values()][0]!.by.values().next().value!
+        await instances[holder]!.close()
+        // Generous: on a loaded 2-core machine one sweep of 256 buckets on a Cluster can take seconds.
+        await until('every expiry reported', async () => seen.size >= made.size, 60_000)
+        for (const [id, principal] of made) {
+          const entry = seen.get(id)
+          assert.equal(entry?.count, 1, `session reported ${entry?.count ?? 0} times`)
+          assert.equal(entry?.principal, principal)
+        }
+        assert.equal(seen.size, made.size)
+        const reporters = new Set([...seen.values()].flatMap((e) => [...e.by]))
+        assert.ok(reporters.size >= 2, 'the lease moved to another instance after the holder stopped')
+      } finally {
+        for (const [i, s] of instances.entries()) if (i !== holder) await s.close()
+        await writer.close()
       }
-      // Kill whichever instance holds the lease part-way: another must take over.
-      await until('a first expiry', async () => seen.size > 0, 10_000)
-      const holder = [...seen.values()][0]!.by.values().next().value!
-      await instances[holder]!.close()
-      // Generous: on a loaded 2-core machine one sweep of 256 buckets on a Cluster can take seconds.
-      await until('every expiry reported', async () => seen.size >= made.size, 60_000)
-      for (const [i, s] of instances.entries()) if (i !== holder) await s.close()
-      await writer.close()
-      for (const [id, principal] of made) {
-        const entry = seen.get(id)
-        assert.equal(entry?.count, 1, `session reported ${entry?.count ?? 0} times`)
-        assert.equal(entry?.principal, principal)
-      }
-      assert.equal(seen.size, made.size)
-      const reporters = new Set([...seen.values()].flatMap((e) => [...e.by]))
-      assert.ok(reporters.size >= 2, 'the lease moved to another instance after the holder stopped')
     })
   })
 }
