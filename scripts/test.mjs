@@ -13,5 +13,7 @@ const walk = (p) => {
 }
 for (const r of roots) walk(r)
 files.sort()
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], { stdio: 'inherit' })
+// --test-force-exit: a test file that leaves a connection open after a failure still ends,
+// so one failure cannot hang the whole run (leaks are the soak's business: npm run chaos).
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-force-exit', '--test-reporter=spec', ...files], { stdio: 'inherit' })
 process.exit(r.status ?? 1)
