@@ -3,6 +3,7 @@
 // balance and movement on one join are measured over 30 seeds, 10 nodes, default vnodes.
 import HashRingPackage from 'hashring'
 import { HashRing } from '../src/cluster/index.js'
+import type { CustomScenario } from './lib/custom.js'
 import { machine, type Machine } from './lib/report.js'
 
 const NODES = 10
@@ -204,4 +205,13 @@ export function ringText(r: RingResult): string {
   const table = [['measure', 'HashRing', 'hashring', 'target', 'met?'], ...rows(r)]
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => (row[c] ?? '').length)))
   return ['', `== ${r.title} ==`, ...table.map((row) => row.map((cell, c) => cell.replace(/\*\*/g, '').padEnd(widths[c] ?? 0)).join('  '))].join('\n')
+}
+
+/** `npm run bench -- ring`: 7 × --rounds rounds of lookups. */
+export const ringScenario: CustomScenario<RingResult> = {
+  name: 'ring',
+  summary: 'in-process: HashRing vs the hashring package (7 x --rounds rounds of lookups; balance, movement on a join)',
+  run: async (ctx) => runRing(ctx.settings.rounds * 7, ctx.command, ctx.log),
+  text: ringText,
+  markdown: ringMarkdown,
 }

@@ -13,18 +13,17 @@ import { machineBusyMs, MAX_ATTEMPTS, OTHERS_LIMIT, processCpuMs, waitForIdleMac
 import { type BenchRedis, commandName, startRedis } from './lib/redis.js'
 import { machine, type ScenarioResult, type Settings, summarizeRatio, summarizeTarget, textReport, fmtCpu, fmtInt, fmtMs } from './lib/report.js'
 import { installCleanup, killAllServers, type RunningServer, startServer } from './lib/servers.js'
-import { prepareTarget, type Scenario, scenarios, type Target } from './scenarios.js'
-import { type RingResult, ringMarkdown, ringText, runRing } from './ring.js'
-
-/** The in-process micro-benchmark (no servers): HashRing against the hashring package. */
-const RING = 'ring'
+import { prepareTarget, type Scenario, type Target } from './scenarios.js'
+import { customScenarios, httpScenarios as scenarios, scenarioNames } from './registry.js'
+import type { CustomScenario, RunContext } from './lib/custom.js'
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url))
 const DOC = fileURLToPath(new URL('../docs/BENCHMARKS.md', import.meta.url))
 
 const USAGE = `usage: npm run bench -- [scenario...] [options]
-scenarios: ${scenarios.map((s) => s.name).join(', ')}, ${RING} (default: all)
-  (${RING} is in-process: HashRing vs the hashring package, ${'`'}7 x --rounds${'`'} rounds of lookups)
+scenarios (default: all):
+${scenarios.map((s) => `  ${s.name.padEnd(17)} ${s.title}: ${s.targets.map((t) => t.name).join(' / ')}`).join('\n')}
+${customScenarios.map((s) => `  ${s.name.padEnd(17)} ${s.summary}`).join('\n')}
   --rounds N        interleaved rounds per scenario (default 3)
   --duration S      measured seconds per target per round (default 5)
   --warmup S        warm-up seconds before each measurement (default 2)
@@ -34,12 +33,14 @@ scenarios: ${scenarios.map((s) => s.name).join(', ')}, ${RING} (default: all)
                     CPU is < 15 % busy, and measure a turn again (at most 5 attempts)
                     when other processes used > 10 % of the CPU during it (default 0: off)
   --docs            also rewrite the scenario's section of docs/BENCHMARKS.md
+                    (between <!-- bench:<scenario> --> and <!-- /bench:<scenario> -->)
   --docs-only       rewrite docs/BENCHMARKS.md from bench/results/*.json, run nothing
   --from-src        run sessionmesh from src/ through tsx instead of a fresh tsc build
   --profile SERVER  run bench/servers/SERVER.ts with --cpu-prof and print its hottest
                     functions (results are then not saved)
 Scenarios with Redis targets (redis-*) start one private redis-server (free port, no
-persistence) and stop it at the end; set REDIS_SERVER to use another binary.`
+persistence) and stop it at the end; lock and memory start their own. Set REDIS_SERVER
+to use another binary.`
 
 function options() {
   const { values, positionals } = parseArgs({
@@ -66,7 +67,7 @@ function options() {
   if (values.profile !== undefined && !scenarios.some((s) => s.targets.some((t) => t.server === values.profile))) {
     throw new Error(`--profile takes a server name: ${[...new Set(scenarios.flatMap((s) => s.targets.map((t) => t.server)))].join(', ')}`)
   }
-  const unknown = positionals.filter((p) => p !== RING && !scenarios.some((s) => s.name === p))
+  const unknown = positionals.filter((p) => !scenarioNames.includes(p))
   if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}\n${USAGE}`)
   const settings: Settings = {
     rounds: Math.floor(num('rounds', 1)),
@@ -80,7 +81,7 @@ function options() {
   return {
     help: values.help,
     selected: positionals.length ? scenarios.filter((s) => positionals.includes(s.name)) : scenarios,
-    ring: positionals.length === 0 || positionals.includes(RING),
+    custom: positionals.length ? customScenarios.filter((s) => positionals.includes(s.name)) : customScenarios,
     settings,
     docs: values.docs,
     docsOnly: values['docs-only'],
@@ -226,14 +227,13 @@ async function runScenario(
     }
 
     const targets = scenario.targets.map((t) => summarizeTarget(t.name, rounds.get(t.name)!, counted.get(t.name)))
-    const args = process.argv.slice(2)
     return {
       scenario: scenario.name,
       title: scenario.title,
       description: scenario.description,
       request: `${scenario.method} ${scenario.path}`,
       date: new Date().toISOString(),
-      command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+      command: commandLine(),
       machine: machineAtStart,
       settings,
       targets,
@@ -265,23 +265,34 @@ async function docsFromResults(selected: Scenario[]): Promise<void> {
   }
 }
 
-/** The ring scenario: measured in this process, saved, and (with --docs) written into its docs section. */
-async function ringScenario(rounds: number, docs: boolean): Promise<void> {
+/** The command line as typed, recorded in results and docs. */
+const commandLine = (): string => {
   const args = process.argv.slice(2)
-  const result = runRing(rounds, `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`, log)
-  await mkdir(RESULTS, { recursive: true })
-  await writeFile(`${RESULTS}${RING}.json`, `${JSON.stringify(result, null, 2)}\n`)
-  log(ringText(result))
-  log(`\nresults: bench/results/${RING}.json`)
-  if (docs) log((await writeSection(DOC, RING, ringMarkdown(result))) ? `[${RING}] docs/BENCHMARKS.md section rewritten` : `[${RING}] no markers in docs/BENCHMARKS.md; section not written`)
+  return `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`
 }
 
-async function ringDocsFromResults(): Promise<void> {
-  try {
-    const result = JSON.parse(await readFile(`${RESULTS}${RING}.json`, 'utf8')) as RingResult
-    log(`${RING}: ${(await writeSection(DOC, RING, ringMarkdown(result))) ? 'docs/BENCHMARKS.md updated' : 'no markers in docs/BENCHMARKS.md'}`)
-  } catch {
-    log(`no bench/results/${RING}.json; run the scenario first`)
+/** A custom scenario: it runs itself; saved, printed, and (with --docs) written into its docs section. */
+async function runCustom(scenario: CustomScenario, ctx: RunContext, docs: boolean): Promise<string> {
+  const result = await scenario.run(ctx)
+  await mkdir(RESULTS, { recursive: true })
+  await writeFile(`${RESULTS}${scenario.name}.json`, `${JSON.stringify(result, null, 2)}\n`)
+  if (docs) {
+    const ok = await writeSection(DOC, scenario.name, scenario.markdown(result))
+    log(ok ? `[${scenario.name}] docs/BENCHMARKS.md section rewritten` : `[${scenario.name}] no markers in docs/BENCHMARKS.md; section not written`)
+  }
+  return scenario.text(result)
+}
+
+async function customDocsFromResults(selected: CustomScenario[]): Promise<void> {
+  for (const s of selected) {
+    let result: unknown
+    try {
+      result = JSON.parse(await readFile(`${RESULTS}${s.name}.json`, 'utf8'))
+    } catch {
+      log(`no bench/results/${s.name}.json; run the scenario first`)
+      continue
+    }
+    log(`${s.name}: ${(await writeSection(DOC, s.name, s.markdown(result))) ? 'docs/BENCHMARKS.md updated' : 'no markers in docs/BENCHMARKS.md'}`)
   }
 }
 
@@ -290,51 +301,63 @@ async function main(): Promise<void> {
   if (opts.help) return log(USAGE)
   if (opts.docsOnly) {
     await docsFromResults(opts.selected)
-    if (opts.ring) await ringDocsFromResults()
+    await customDocsFromResults(opts.custom)
     return
   }
-  if (opts.ring && opts.profile === undefined) await ringScenario(opts.settings.rounds * 7, opts.docs)
-  if (opts.selected.length === 0) return
+  const custom = opts.profile === undefined ? opts.custom : []
+  if (opts.selected.length === 0 && custom.length === 0) return
   installCleanup()
   const m = machine()
   log(`sessionmesh bench: ${m.cpus} × ${m.cpuModel}, Node ${m.node}; ${JSON.stringify(opts.settings)}`)
-  const env: Record<string, string> = {}
-  if (opts.settings.sessionmesh === 'tsc build') {
-    env.SESSIONMESH_ROOT = buildSessionmesh()
-    log('compiled src/ with tsc into bench/results/dist.tmp for the sessionmesh server')
-  }
-  // One private redis-server for every scenario that needs one (each server has its own key
-  // prefix, so nothing is flushed between targets); stopped at the end, and by the cleanup
-  // handlers on Ctrl-C or failure.
-  let redis: BenchRedis | undefined
-  if (opts.selected.some((s) => s.targets.some((t) => t.store === 'redis'))) {
-    redis = await startRedis()
-    env.BENCH_REDIS_URL = redis.url
-    log(`started a private redis-server ${redis.version} on port ${redis.port} (pid ${redis.pid}, no persistence)`)
-  }
-  const results: ScenarioResult[] = []
-  try {
-    for (const scenario of opts.selected) {
-      const result = await runScenario(scenario, opts.settings, env, opts.profile, redis)
-      results.push(result)
-      if (opts.profile) continue
-      await mkdir(RESULTS, { recursive: true })
-      await writeFile(`${RESULTS}${scenario.name}.json`, `${JSON.stringify(result, null, 2)}\n`)
-      if (opts.docs) {
-        const ok = await updateDoc(DOC, result)
-        log(ok ? `[${scenario.name}] docs/BENCHMARKS.md section rewritten` : `[${scenario.name}] no markers in docs/BENCHMARKS.md; section not written`)
-      }
+  // sessionmesh runs from its tsc build (made once, on first need) unless --from-src.
+  let built: string | undefined
+  const sessionmeshEnv = (): Record<string, string> => {
+    if (opts.settings.sessionmesh !== 'tsc build') return {}
+    if (built === undefined) {
+      built = buildSessionmesh()
+      log('compiled src/ with tsc into bench/results/dist.tmp for sessionmesh')
     }
-  } finally {
-    await redis?.stop()
+    return { SESSIONMESH_ROOT: built }
   }
-  for (const r of results) log(textReport(r))
+  const texts: string[] = []
+  const results: ScenarioResult[] = []
+  if (opts.selected.length) {
+    const env: Record<string, string> = { ...sessionmeshEnv() }
+    // One private redis-server for every scenario that needs one (each server has its own key
+    // prefix, so nothing is flushed between targets); stopped at the end, and by the cleanup
+    // handlers on Ctrl-C or failure.
+    let redis: BenchRedis | undefined
+    if (opts.selected.some((s) => s.targets.some((t) => t.store === 'redis'))) {
+      redis = await startRedis()
+      env.BENCH_REDIS_URL = redis.url
+      log(`started a private redis-server ${redis.version} on port ${redis.port} (pid ${redis.pid}, no persistence)`)
+    }
+    try {
+      for (const scenario of opts.selected) {
+        const result = await runScenario(scenario, opts.settings, env, opts.profile, redis)
+        results.push(result)
+        texts.push(textReport(result))
+        if (opts.profile) continue
+        await mkdir(RESULTS, { recursive: true })
+        await writeFile(`${RESULTS}${scenario.name}.json`, `${JSON.stringify(result, null, 2)}\n`)
+        if (opts.docs) {
+          const ok = await updateDoc(DOC, result)
+          log(ok ? `[${scenario.name}] docs/BENCHMARKS.md section rewritten` : `[${scenario.name}] no markers in docs/BENCHMARKS.md; section not written`)
+        }
+      }
+    } finally {
+      await redis?.stop()
+    }
+  }
+  const ctx: RunContext = { settings: opts.settings, command: commandLine(), log, sessionmeshEnv }
+  for (const scenario of custom) texts.push(await runCustom(scenario, ctx, opts.docs))
+  for (const t of texts) log(t)
   if (opts.profile) {
     for (const r of results) {
       log(`\n== CPU profile of ${opts.profile} during ${r.scenario} ==\n${await summarizeProfileDir(profileDir(r.scenario, opts.profile))}`)
     }
   } else {
-    log(`\nresults: ${results.map((r) => `bench/results/${r.scenario}.json`).join(', ')}`)
+    log(`\nresults: ${[...results.map((r) => r.scenario), ...custom.map((s) => s.name)].map((n) => `bench/results/${n}.json`).join(', ')}`)
   }
 }
 

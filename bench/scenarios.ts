@@ -45,6 +45,13 @@ const redisTargets: Target[] = [
   { name: 'sessionmesh (redis)', server: 'sessionmesh-redis', session: true, store: 'redis' },
 ]
 
+/** Fastify 5: no session, @fastify/session (+ @fastify/cookie, its MemoryStore), sessionmesh's Fastify plugin on its memory store. */
+const fastifyTargets: Target[] = [
+  { name: 'bare fastify', server: 'fastify-bare', session: false },
+  { name: '@fastify/session', server: 'fastify-session', session: true },
+  { name: 'sessionmesh (fastify)', server: 'sessionmesh-fastify', session: true },
+]
+
 function expect(ok: boolean, what: string): void {
   if (!ok) throw new VerificationError(what)
 }
@@ -132,6 +139,36 @@ export const scenarios: Scenario[] = [
     ratios: [
       { numerator: 'sessionmesh (redis)', denominator: 'express-session + connect-redis', goal: 1.15 },
       { numerator: 'sessionmesh (redis)', denominator: 'bare express' },
+    ],
+    verifyBody: isCountBody,
+    check: checkWrite,
+  },
+  {
+    name: 'fastify-readonly',
+    title: 'Read-only session request (Fastify 5)',
+    description:
+      '`GET /` with a valid session cookie on Fastify 5; the handler reads the session\'s `user` and returns it. Nothing in the session changes (but @fastify/session, at its default `rolling: true`, saves the session and re-sends the cookie on every request).',
+    method: 'GET',
+    path: '/',
+    targets: fastifyTargets,
+    ratios: [
+      { numerator: 'sessionmesh (fastify)', denominator: 'bare fastify' },
+      { numerator: 'sessionmesh (fastify)', denominator: '@fastify/session' },
+    ],
+    verifyBody: isReadBody,
+    check: checkRead,
+  },
+  {
+    name: 'fastify-write',
+    title: 'Session write per request (Fastify 5)',
+    description:
+      '`POST /incr` with a valid session cookie on Fastify 5; the handler increments the session\'s `n` and returns it, so every request saves the session (bare Fastify counts in a variable). All connections share one session.',
+    method: 'POST',
+    path: '/incr',
+    targets: fastifyTargets,
+    ratios: [
+      { numerator: 'sessionmesh (fastify)', denominator: 'bare fastify' },
+      { numerator: 'sessionmesh (fastify)', denominator: '@fastify/session' },
     ],
     verifyBody: isCountBody,
     check: checkWrite,

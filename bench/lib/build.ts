@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 /** Matches .gitignore's `bench/results/*.tmp`. */
@@ -22,3 +22,10 @@ export function buildSessionmesh(): string {
   if (r.status !== 0) process.stderr.write(`warning: src/ has type errors; benchmarking the emitted JS anyway\n`)
   return BUILD_DIR
 }
+
+/**
+ * Imports a module of sessionmesh (`path` relative to src/, as .js) from the tsc build at
+ * `root` (what the runner passes its servers as SESSIONMESH_ROOT), or from src/ without one.
+ */
+export const loadSessionmesh = async <T>(path: string, root: string | undefined = process.env.SESSIONMESH_ROOT): Promise<T> =>
+  (await import(root ? pathToFileURL(`${root}/${path}`).href : `../../src/${path}`)) as T

@@ -167,21 +167,31 @@ export const fmtSent = (sent: Record<string, number>): string =>
     .map(([c, n]) => `${c} ${fmtPer(n)}`)
     .join(' + ') || 'none'
 
+/** Min–max of a latency percentile over the rounds (older results without rounds: the median alone). */
+export function latencyRange(t: TargetSummary, p: 'p50' | 'p99', sep: string): string {
+  const values = t.rounds.map((m) => m[p])
+  if (values.length === 0) return fmtMs(t[p])
+  return `${fmtMs(Math.min(...values))}${sep}${fmtMs(Math.max(...values))}`
+}
+
 export function goalText(r: RatioSummary): string {
   if (r.goal === undefined) return ''
   return `target >= ${r.goal}x: ${r.met ? 'met' : 'NOT met'}`
 }
 
 export function textReport(result: ScenarioResult): string {
+  const withStore = result.targets.some((t) => t.store)
   const rows = [
-    ['target', 'req/s median', 'min - max', 'p50 ms', 'p99 ms', 'server CPU µs/req'],
+    ['target', 'req/s median', 'min - max', 'p50 ms', 'p99 ms', 'p99 min - max', 'server CPU µs/req', ...(withStore ? ['store round trips/req'] : [])],
     ...result.targets.map((t) => [
       t.name,
       fmtInt(t.rps.median),
       `${fmtInt(t.rps.min)} - ${fmtInt(t.rps.max)}`,
       fmtMs(t.p50),
       fmtMs(t.p99),
+      latencyRange(t, 'p99', ' - '),
       fmtCpu(t.cpuUs),
+      ...(withStore ? [t.store ? fmtPer(t.store.roundTrips) : '-'] : []),
     ]),
   ]
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
