@@ -175,7 +175,8 @@ async function clientConnection(client: AnyClient, owned: boolean): Promise<Redi
       // Both in one tick: node-redis writes them together on the one connection, in order.
       const reply = runner.eval(script, keys, args)
       const acked = runner.command<number>(['WAIT', String(replicas), String(timeoutMs)])
-      return [await reply, await acked] as [never, number]
+      // Both awaited together: a rejected reply must not leave the WAIT rejection unhandled (a crash).
+      return (await Promise.all([reply, acked])) as [never, number]
     },
     masters: async () => [runner],
     async close() {
@@ -195,7 +196,8 @@ async function clusterConnection(cluster: AnyCluster, owned: boolean): Promise<R
       // WAIT routed by the same key goes to the same master over the same connection.
       const reply = evalWith((a) => send(keys[0], a), script, keys, args)
       const acked = send<number>(keys[0], ['WAIT', String(replicas), String(timeoutMs)])
-      return [await reply, await acked] as [never, number]
+      // Both awaited together: a rejected reply must not leave the WAIT rejection unhandled (a crash).
+      return (await Promise.all([reply, acked])) as [never, number]
     },
     async masters() {
       return Promise.all(cluster.masters.map(async (m) => clientRunner((await cluster.nodeClient(m)) as AnyClient)))
@@ -223,7 +225,8 @@ async function sentinelConnection(sentinel: AnySentinel, owned: boolean): Promis
         const s = <T>(a: string[]) => c.sendCommand<T>(false, a)
         const reply = evalWith(s, script, keys, args)
         const acked = s<number>(['WAIT', String(replicas), String(timeoutMs)])
-        return [await reply, await acked] as [never, number]
+        // Both awaited together: a rejected reply must not leave the WAIT rejection unhandled (a crash).
+        return (await Promise.all([reply, acked])) as [never, number]
       })
     },
     masters: async () => [runner],
