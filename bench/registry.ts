@@ -2,6 +2,7 @@
 // run by bench/run.ts against servers in child processes) and the custom ones, which run
 // themselves. A new scenario goes into one of the two lists; names must be unique.
 import type { CustomScenario } from './lib/custom.js'
+import { invalidationScenario } from './invalidation.js'
 import { lockScenario } from './lock.js'
 import { memoryScenario } from './memory.js'
 import { ringScenario } from './ring.js'
@@ -9,7 +10,7 @@ import { scenarios as httpScenarios } from './scenarios.js'
 
 export { httpScenarios }
 
-export const customScenarios: CustomScenario[] = [ringScenario, lockScenario, memoryScenario]
+export const customScenarios: CustomScenario[] = [ringScenario, lockScenario, memoryScenario, invalidationScenario]
 
 export const scenarioNames: string[] = [...httpScenarios.map((s) => s.name), ...customScenarios.map((s) => s.name)]
 

@@ -226,6 +226,14 @@ async function runScenario(
       log(`[${scenario.name}] ${t.name.padEnd(width)} sent ${fmtInt(commands.length)} Redis commands for ${fmtInt(requests)} requests (MONITOR, Lua-internal calls left out)`)
     }
 
+    const serverStats: Record<string, unknown> = {}
+    for (const t of scenario.targets) {
+      if (!t.statsPath) continue
+      const res = await fetch(servers.get(t.name)!.origin + t.statsPath)
+      serverStats[t.name] = await res.json()
+      log(`[${scenario.name}] ${t.name.padEnd(width)} reports ${JSON.stringify(serverStats[t.name])}`)
+    }
+
     const targets = scenario.targets.map((t) => summarizeTarget(t.name, rounds.get(t.name)!, counted.get(t.name)))
     return {
       scenario: scenario.name,
@@ -238,6 +246,7 @@ async function runScenario(
       settings,
       targets,
       ratios: scenario.ratios.map((r) => summarizeRatio(r, targets)),
+      ...(Object.keys(serverStats).length ? { serverStats } : {}),
       ...(redis && scenario.targets.some((t) => t.store === 'redis')
         ? {
             store: {

@@ -9,6 +9,8 @@ export interface Target {
   session: boolean
   /** Keeps sessions in the runner's private redis-server (BENCH_REDIS_URL); its store round trips are counted. */
   store?: 'redis'
+  /** GET this path after the run for the server's own figures (recorded in the results). */
+  statsPath?: string
 }
 
 export interface Ratio {
@@ -81,6 +83,12 @@ async function checkWrite(origin: string, cookie: string | undefined): Promise<v
   const second = await n()
   expect(second === first + 1, `${origin}: counter went ${first} -> ${second}, the write was not kept`)
 }
+
+/** Redis targets plus sessionmesh with the change bus and near cache (on the same Redis). */
+const nearCacheTargets: Target[] = [
+  ...redisTargets,
+  { name: 'sessionmesh (redis + near cache)', server: 'sessionmesh-nearcache', session: true, store: 'redis', statsPath: '/__nearcache' },
+]
 
 export const scenarios: Scenario[] = [
   {
@@ -172,6 +180,22 @@ export const scenarios: Scenario[] = [
     ],
     verifyBody: isCountBody,
     check: checkWrite,
+  },
+  {
+    name: 'nearcache-readonly',
+    title: 'Read-only session request, sessions in Redis, with the near cache (Express 5)',
+    description:
+      '`GET /` with a valid session cookie; sessions in one private redis-server. sessionmesh with `bus: redisStreamBus(…)` and `nearCache: true` serves the session from its process after the first read (zero store round trips on a hit), next to sessionmesh without the cache, express-session + connect-redis 9 and bare Express.',
+    method: 'GET',
+    path: '/',
+    targets: nearCacheTargets,
+    ratios: [
+      { numerator: 'sessionmesh (redis + near cache)', denominator: 'bare express', goal: 0.9 },
+      { numerator: 'sessionmesh (redis + near cache)', denominator: 'express-session + connect-redis', goal: 1.45 },
+      { numerator: 'sessionmesh (redis + near cache)', denominator: 'sessionmesh (redis)' },
+    ],
+    verifyBody: isReadBody,
+    check: checkRead,
   },
 ]
 

@@ -45,6 +45,13 @@ export function markdownSection(r: ScenarioResult): string {
       }),
     )
   }
+  for (const [name, stats] of Object.entries(r.serverStats ?? {})) {
+    const c = stats as { hits?: number; misses?: number }
+    if (typeof c.hits === 'number' && typeof c.misses === 'number') {
+      const total = c.hits + c.misses
+      lines.push('', `_Near cache of ${name} over the whole run: ${fmtInt(c.hits)} hits, ${fmtInt(c.misses)} misses (hit rate ${total ? ((100 * c.hits) / total).toFixed(2) : '0'} %)._`)
+    }
+  }
   return lines.join('\n')
 }
 

@@ -84,6 +84,8 @@ export interface ScenarioResult {
   targets: TargetSummary[]
   ratios: RatioSummary[]
   store?: StoreInfo
+  /** What servers reported about themselves after the run (e.g. near-cache hits), by target. */
+  serverStats?: Record<string, unknown>
 }
 
 export function machine(): Machine {

@@ -15,9 +15,13 @@ export const load = <T>(path: string): Promise<T> => loadSessionmesh<T>(path)
 
 export type MakeStore = (api: typeof Api) => Promise<Api.SessionStore> | Api.SessionStore
 
-async function createSessions(makeStore: MakeStore): Promise<Api.Sessions> {
+/** More manager options (the change bus and near cache), made from the loaded API. */
+export type MoreOptions = (api: typeof Api) => Partial<Api.SessionsOptions>
+
+async function createSessions(makeStore: MakeStore, more?: MoreOptions): Promise<Api.Sessions> {
   const api = await load<typeof Api>('index.js')
   return api.createSessions({
+    ...more?.(api),
     store: await makeStore(api),
     secret: 'bench-secret-bench-secret-bench-secret-0123',
     // No background sweeps during measurements (nothing expires in a benchmark run anyway).
@@ -26,10 +30,14 @@ async function createSessions(makeStore: MakeStore): Promise<Api.Sessions> {
 }
 
 /** Express 5 + sessionmesh with the benchmark routes, not yet listening. */
-export async function createExpressApp(makeStore: MakeStore): Promise<{ app: Express; close: () => Promise<void> }> {
-  const sessions = await createSessions(makeStore)
+export async function createExpressApp(makeStore: MakeStore, more?: MoreOptions): Promise<{ app: Express; close: () => Promise<void> }> {
+  const sessions = await createSessions(makeStore, more)
   const { session } = await load<typeof ExpressAdapter>('adapters/express/index.js')
   const app = express()
+  // Before the session middleware: the runner reads it after the run (null without a near cache).
+  app.get('/__nearcache', (_req, res) => {
+    res.json(sessions.nearCacheStats())
+  })
   app.use(session(sessions))
 
   app.post('/login', (req, res) => {
@@ -61,8 +69,8 @@ export async function createExpressApp(makeStore: MakeStore): Promise<{ app: Exp
 }
 
 /** Serves the benchmark routes with Express and sessionmesh on `store` (made from the loaded API). */
-export async function serve(makeStore: MakeStore): Promise<void> {
-  const { app, close } = await createExpressApp(makeStore)
+export async function serve(makeStore: MakeStore, more?: MoreOptions): Promise<void> {
+  const { app, close } = await createExpressApp(makeStore, more)
   listenAndAnnounce(app, close)
 }
 
