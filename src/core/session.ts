@@ -47,7 +47,8 @@ export interface RegenerateOptions {
 }
 
 type Callback = (err?: unknown) => void
-type CachedView = { attributes: ReadonlyMap<string, string>; principal: string | null }
+/** A session served from the near cache: the values as cached, and which of them the request read. */
+type CachedView = { attributes: ReadonlyMap<string, string>; principal: string | null; read: Set<string> }
 const MAX_NAME_LENGTH = 256
 
 /**
@@ -85,7 +86,7 @@ export class Session {
     this.#rt = rt
     this.#record = record
     this.#persisted = persisted
-    this.#cachedAs = cachedAttributes ? { attributes: cachedAttributes, principal: record.principal } : null
+    this.#cachedAs = cachedAttributes ? { attributes: cachedAttributes, principal: record.principal, read: new Set() } : null
   }
 
   /** The session id. Treat it as a credential: never log it. */
@@ -140,6 +141,7 @@ export class Session {
 
   get<T = unknown>(name: string): T | undefined {
     if (this.#values.has(name)) return this.#values.get(name) as T
+    this.#cachedAs?.read.add(name)
     const stored = this.#record.attributes.get(name)
     if (stored === undefined) return undefined
     const { value, json, stale } = this.#rt.codec.decode(name, stored)
@@ -151,6 +153,7 @@ export class Session {
   }
 
   has(name: string): boolean {
+    if (!this.#values.has(name)) this.#cachedAs?.read.add(name)
     return this.#record.attributes.has(name)
   }
 
@@ -355,9 +358,9 @@ export class Session {
 
   /**
    * A save of a session read from the near cache: applied only at the version read. If the
-   * store moved on, it is still applied when every attribute it writes (and the principal)
-   * is as the cache had it, since then it overwrites nothing it did not see; otherwise
-   * VersionConflictError, because the request decided on data that was stale.
+   * store moved on, it is still applied when every attribute it writes that the request read
+   * (and the principal) is as the cache had it, since then it overwrites nothing it did not
+   * see; otherwise VersionConflictError, because the request decided on data that was stale.
    */
   async #applyOverCache(delta: SessionDelta): Promise<ApplyResult> {
     const rt = this.#rt
@@ -372,8 +375,10 @@ export class Session {
         if (!(e instanceof VersionConflictError) || attempt >= 10) throw e
         const fresh = await rt.store.load(this.#record.id, delta.lastAccessedAt)
         if (!fresh) throw new SessionNotFoundError(this.#record.id)
+        // Only a write that depends on what the request read from the stale copy is refused: a
+        // blind set (a "last seen" time) overwrites nothing the request decided on.
         const stale =
-          [...delta.attributes.keys()].some((name) => fresh.attributes.get(name) !== cachedAs.attributes.get(name)) ||
+          [...delta.attributes.keys()].some((name) => cachedAs.read.has(name) && fresh.attributes.get(name) !== cachedAs.attributes.get(name)) ||
           (delta.principal !== undefined && fresh.principal !== cachedAs.principal)
         if (stale) throw e
         expected = fresh.version

@@ -63,10 +63,11 @@ describe('near cache over a change bus', () => {
     await until('B sees the change', async () => (await read(b, 'note')) === 'from A', 10_000)
   })
 
-  it('a stale cached copy cannot overwrite newer data, but a change to another attribute merges', async () => {
+  it('a stale cached copy cannot overwrite newer data it read, but blind writes and other attributes merge', async () => {
     assert.deepEqual(await read(deaf, 'cart'), ['apple']) // cached by the deaf instance
     await run(a, cookie, (rs) => {
       ;(rs.view.cart as string[]).push('pear')
+      rs.view.lastSeen = 1
     })
     // The deaf instance still believes the cart is ['apple'] and pushes onto it.
     await assert.rejects(
@@ -76,12 +77,18 @@ describe('near cache over a change bus', () => {
       VersionConflictError,
     )
     assert.deepEqual(await read(a, 'cart'), ['apple', 'pear'])
+    // Still from the stale copy: a blind set (the request never read lastSeen, which A changed)
+    // decides nothing on stale data, so it is saved.
+    await run(deaf, cookie, (rs) => {
+      rs.view.lastSeen = 2
+    })
     await run(deaf, cookie, (rs) => {
       rs.view.seen = true
     })
     // A learns of that write through the bus (its own cached copy predates it).
     await until('A sees the merged write', async () => (await read(a, 'seen')) === true, 10_000)
     assert.deepEqual(await read(a, 'cart'), ['apple', 'pear'])
+    assert.equal(await read(a, 'lastSeen'), 2)
   })
 
   it('revocation on A reaches B even with a warm cache', async () => {
