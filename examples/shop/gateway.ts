@@ -51,6 +51,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   }
   if (req.method === 'GET' && path === '/dashboard/events') return feed.subscribe(req, res)
   if (req.method === 'GET' && path === '/dashboard/stats') return json(res, 200, await stats())
+  const scrape = /^\/metrics\/([a-z]+-\d+)$/.exec(path)
+  if (req.method === 'GET' && scrape) return metricsOf(scrape[1] as string, res)
   const page = pages[path]
   if (page && (req.method === 'GET' || req.method === 'HEAD')) {
     const body = await readFile(new URL(`./public/${page[0]}`, import.meta.url))
@@ -59,6 +61,21 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     return
   }
   json(res, 404, { error: 'not found' })
+}
+
+/** One instance's Prometheus metrics (each process keeps its own; scrape every /metrics/<instance>). */
+async function metricsOf(id: string, res: ServerResponse): Promise<void> {
+  const upstream = Object.values(upstreams)
+    .flat()
+    .find((u) => u.id === id)
+  if (!upstream) return json(res, 404, { error: 'no such instance' })
+  try {
+    const r = await fetch(`${upstream.url}/internal/metrics`, { signal: AbortSignal.timeout(2000) })
+    res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'text/plain', 'x-served-by': 'gateway' })
+    res.end(await r.text())
+  } catch {
+    json(res, 502, { error: `${id} is unavailable, try again` })
+  }
 }
 
 const server = createServer((req, res) => {

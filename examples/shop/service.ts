@@ -52,7 +52,7 @@ export function jsonObject(req: Request, res: Response): Record<string, unknown>
 
 export function runService(name: ServiceName, routes: (app: express.Express, ctx: ServiceContext) => void): void {
   const instance = `${name}-${process.env.INSTANCE ?? process.pid}`
-  const { sessions } = shopSessions()
+  const { sessions, metrics } = shopSessions()
   const feeds = new Set<ServerResponse>()
   const seen = new Map<string, number>()
   let requests = 0
@@ -92,6 +92,7 @@ export function runService(name: ServiceName, routes: (app: express.Express, ctx
     feeds.add(res)
     req.on('close', () => feeds.delete(res))
   })
+  app.get('/internal/metrics', metrics.handler())
   app.get('/internal/stats', (_req, res) => {
     const cutoff = Date.now() - SEEN_WINDOW_MS
     for (const [ref, at] of seen) if (at < cutoff) seen.delete(ref)

@@ -3,6 +3,7 @@
  * timeouts. That is all it takes for a login on `auth-1` to be seen by `orders-2`.
  */
 import { createSessions, murmur3, redisStreamBus, type Sessions, type SessionStore, shardedStore } from '../../src/index.js'
+import { type SessionMetrics, sessionMetrics } from '../../src/metrics/index.js'
 import { redisStore } from '../../src/stores/redis/index.js'
 import { sqliteStore } from '../../src/stores/sqlite/index.js'
 
@@ -44,6 +45,8 @@ export interface ShopSessions {
   nodes: readonly string[]
   /** The store node that holds a session. */
   nodeOf: (id: string) => string
+  /** This process's Prometheus metrics (store latency, sessions active, events, lock waits, near cache). */
+  metrics: SessionMetrics
 }
 
 /**
@@ -66,8 +69,9 @@ export function shopSessions(options: { sweep?: boolean } = {}): ShopSessions {
     nodeOf = () => name
     nodes = [name]
   }
+  const metrics = sessionMetrics()
   const sessions = createSessions({
-    store,
+    store: metrics.instrument(store),
     // On Redis, every instance hears every change over a Redis Stream, and read-only requests
     // are served from each process's near cache. (The SQLite default reads the file each time.)
     ...(urls[0]
@@ -79,7 +83,14 @@ export function shopSessions(options: { sweep?: boolean } = {}): ShopSessions {
     // Short, so the dashboard's `expired` events are not only theory in a long demo.
     sweepInterval: options.sweep === false ? false : '15s',
   })
-  return { sessions, nodes, nodeOf }
+  metrics.attach(sessions)
+  if (sessions.nearCacheStats()) {
+    metrics.cacheStats(() => {
+      const c = sessions.nearCacheStats()
+      return { hits: c?.hits ?? 0, misses: c?.misses ?? 0, entries: c?.size ?? 0 }
+    })
+  }
+  return { sessions, nodes, nodeOf, metrics }
 }
 
 /**
