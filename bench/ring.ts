@@ -5,6 +5,7 @@ import HashRingPackage from 'hashring'
 import { HashRing } from '../src/cluster/index.js'
 import type { CustomScenario } from './lib/custom.js'
 import { machine, type Machine } from './lib/report.js'
+import { nodeIds, prng, sessionIds } from '../test/support/ring-data.js'
 
 const NODES = 10
 const SEEDS = 30
@@ -35,33 +36,6 @@ export interface RingResult {
   join: { ours: Spread; hashring: Spread; betweenSurvivors: { ours: number; hashring: number } }
 }
 
-/** mulberry32: seeded unsigned 32-bit integers, so every run sees the same keys and nodes. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) | 0
-    let t = Math.imul(s ^ (s >>> 15), 1 | s)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return (t ^ (t >>> 14)) >>> 0
-  }
-}
-
-/** Session ids as src/core/ids.ts makes them (24 random bytes, base64url), from a seeded generator. */
-function sessionIds(random: () => number, count: number): string[] {
-  const words = new Uint32Array(count * 6)
-  for (let i = 0; i < words.length; i++) words[i] = random()
-  const text = Buffer.from(words.buffer).toString('base64url')
-  return Array.from({ length: count }, (_, i) => text.slice(i * 32, i * 32 + 32))
-}
-
-function nodeIds(random: () => number, count: number): string[] {
-  const ids = new Set<string>()
-  while (ids.size < count) {
-    const r = random()
-    ids.add(`10.${(r >>> 24) & 255}.${(r >>> 16) & 255}.${(r >>> 8) & 255}:${6379 + (r & 7)}`)
-  }
-  return [...ids]
-}
 
 function spread(values: number[]): Spread {
   const sorted = [...values].sort((a, b) => a - b)
