@@ -528,9 +528,10 @@ export class Session {
       }
       r.lastAccessedAt = delta.lastAccessedAt
       r.expiresAt = delta.expiresAt
-      const keys = [...this.#changes.keys()]
+      // Every save passes here: the names are listed only when someone listens.
+      const keys = rt.events.listenerCount('updated') > 0 ? [...this.#changes.keys()] : null
       this.#clearPending()
-      rt.events.emit('updated', { id: r.id, principal: r.principal, at: now, keys })
+      if (keys) rt.events.emit('updated', { id: r.id, principal: r.principal, at: now, keys })
       return
     }
     if (this.#touchRequested || now - r.lastAccessedAt >= rt.touchIntervalMs) {
