@@ -99,7 +99,7 @@ describe('commands on Redis', () => {
     assert.deepEqual(listed.sessions.map((s) => s.id).sort(), [...ids].sort())
     const other = await sessionmeshJson<{ count: number }>(['list', '--store', redis.url, '--prefix', 'nothing-here:'])
     assert.equal(other.count, 0)
-    const shown = await sessionmeshJson<{ principal: string }>(['show', ids[2]!, ...args()])
+    const shown = await sessionmeshJson<{ principal: string }>(['show', ...args(), '--', ids[2]!])
     assert.equal(shown.principal, 'ben')
     const stats = await sessionmeshJson<Stats>(['stats', ...args()])
     assert.equal(stats.live, 3)
@@ -154,7 +154,7 @@ describe('migrate from express-session + connect-redis', () => {
     const listed = await sessionmeshJson<{ sessions: ListedSession[] }>(['list', '--store', redis.url, '--prefix', prefix, '--show-ids'])
     assert.deepEqual(listed.sessions.map((s) => s.id).sort(), [alice.sid, bob.sid].sort())
     const shown = await sessionmeshJson<{ principal: string; attributes: Array<{ name: string; value: unknown }> }>([
-      'show', alice.sid, '--store', redis.url, '--prefix', prefix,
+      'show', '--store', redis.url, '--prefix', prefix, '--', alice.sid,
     ])
     assert.equal(shown.principal, 'alice')
     assert.deepEqual(shown.attributes.map((a) => [a.name, a.value]).sort(), [['cart', ['tea']], ['user', { name: 'alice' }]])

@@ -34,7 +34,9 @@ export function sessionmesh(args: string[], env: Record<string, string> = {}): P
 
 /** Runs and parses stdout as JSON, failing with the CLI's stderr if it did not exit 0. */
 export async function sessionmeshJson<T>(args: string[], env: Record<string, string> = {}): Promise<T> {
-  const r = await sessionmesh([...args, '--json'], env)
+  // Before a `--` (ids may start with '-', so tests pass them after `--`).
+  const end = args.indexOf('--')
+  const r = await sessionmesh(end === -1 ? [...args, '--json'] : [...args.slice(0, end), '--json', ...args.slice(end)], env)
   if (r.code !== 0) throw new Error(`sessionmesh ${args.join(' ')} exited ${r.code}: ${r.stderr}`)
   return JSON.parse(r.stdout) as T
 }

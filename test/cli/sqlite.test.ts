@@ -100,44 +100,44 @@ describe('list', () => {
 describe('show', () => {
   it('decodes attributes as JSON; --json shape', async () => {
     type Shown = { id: string; principal: string; attributes: ShownAttribute[]; encrypted: number; version: number; expiresAt: string }
-    const out = await sessionmeshJson<Shown>(['show', ids.alice1!, ...store()])
+    const out = await sessionmeshJson<Shown>(['show', ...store(), '--', ids.alice1!])
     assert.equal(out.principal, 'alice')
     assert.equal(out.id, `${ids.alice1!.slice(0, 6)}…`)
     assert.equal(out.encrypted, 0)
     assert.deepEqual(out.attributes.find((a) => a.name === 'cart'), { name: 'cart', bytes: 7, value: ['tea'] })
-    const human = await sessionmesh(['show', ids.alice1!, ...store()])
+    const human = await sessionmesh(['show', ...store(), '--', ids.alice1!])
     assert.match(human.stdout, /user = \{"name":"alice"\}/)
   })
 
   it('accepts a signed token (id.mac) as pasted from a cookie', async () => {
-    const r = await sessionmesh(['show', `${ids.bob}.${'A'.repeat(43)}`, ...store()])
+    const r = await sessionmesh(['show', ...store(), '--', `${ids.bob}.${'A'.repeat(43)}`])
     assert.equal(r.code, 0, r.stderr)
     assert.match(r.stdout, /principal\s+bob/)
   })
 
   it('says encrypted values cannot be shown without keys, and decrypts with --keys <ENV>', async () => {
-    const sealed = await sessionmesh(['show', encryptedId, ...store()])
+    const sealed = await sessionmesh(['show', ...store(), '--', encryptedId])
     assert.equal(sealed.code, 0)
     assert.ok(!sealed.stdout.includes('4111'))
     assert.match(sealed.stdout, /card = \(encrypted\)/)
     assert.match(sealed.stdout, /cannot be shown without the keys/)
-    const json = await sessionmeshJson<{ attributes: ShownAttribute[]; encrypted: number }>(['show', encryptedId, ...store()])
+    const json = await sessionmeshJson<{ attributes: ShownAttribute[]; encrypted: number }>(['show', ...store(), '--', encryptedId])
     assert.equal(json.encrypted, 1)
     assert.equal((json.attributes[0] as { encrypted: boolean }).encrypted, true)
-    const opened = await sessionmeshJson<{ attributes: ShownAttribute[] }>(['show', encryptedId, ...store(), '--keys', 'SM_KEYS'], { SM_KEYS: KEY })
+    const opened = await sessionmeshJson<{ attributes: ShownAttribute[] }>(['show', ...store(), '--keys', 'SM_KEYS', '--', encryptedId], { SM_KEYS: KEY })
     assert.deepEqual(opened.attributes, [{ name: 'card', bytes: (json.attributes[0] as { bytes: number }).bytes, value: '4111-secret' }])
-    const missing = await sessionmesh(['show', encryptedId, ...store(), '--keys', 'SM_NOT_SET'])
+    const missing = await sessionmesh(['show', ...store(), '--keys', 'SM_NOT_SET', '--', encryptedId])
     assert.equal(missing.code, 1)
     assert.match(missing.stderr, /SM_NOT_SET/)
   })
 
   it('an unknown id exits 3 with a message that does not echo the whole id', async () => {
     const unknown = 'Zz'.repeat(16)
-    const r = await sessionmesh(['show', unknown, ...store()])
+    const r = await sessionmesh(['show', ...store(), '--', unknown])
     assert.equal(r.code, 3)
     assert.match(r.stderr, /no live session Zz/)
     assert.ok(!r.stderr.includes(unknown))
-    const j = await sessionmesh(['show', unknown, ...store(), '--json'])
+    const j = await sessionmesh(['show', ...store(), '--json', '--', unknown])
     assert.equal(j.code, 3)
     assert.deepEqual((JSON.parse(j.stderr) as { error: { code: string; exitCode: number } }).error.code, 'CLI_NOT_FOUND')
   })
@@ -192,9 +192,9 @@ describe('ring', () => {
 
 describe('revoke', () => {
   it('one id: counts 1, then the session is gone (show exits 3); again exits 3', async () => {
-    assert.deepEqual(await sessionmeshJson(['revoke', ids.anon!, ...store()]), { revoked: 1 })
-    assert.equal((await sessionmesh(['show', ids.anon!, ...store()])).code, 3)
-    assert.equal((await sessionmesh(['revoke', ids.anon!, ...store()])).code, 3)
+    assert.deepEqual(await sessionmeshJson(['revoke', ...store(), '--', ids.anon!]), { revoked: 1 })
+    assert.equal((await sessionmesh(['show', ...store(), '--', ids.anon!])).code, 3)
+    assert.equal((await sessionmesh(['revoke', ...store(), '--', ids.anon!])).code, 3)
   })
 
   it('--principal: every session of that user, with the count; none left is 0, not an error', async () => {
