@@ -6,7 +6,7 @@
  */
 import { cli, startSentinel, until } from '../../test/support/redis.js'
 import { type AppProcess, spawnApp } from '../lib/app.js'
-import { statusCounts, timeline, Traffic } from '../lib/traffic.js'
+import { settle, statusCounts, timeline, Traffic } from '../lib/traffic.js'
 import { type Check, type Fault, int, lostText, ms, sleep, target, verdict } from '../lib/types.js'
 
 const ALLOWED = new Set(['STORE_UNAVAILABLE', 'NOT_REPLICATED'])
@@ -54,11 +54,7 @@ export const sentinelFailover: Fault = {
     for (const [i, mode] of modes.entries()) {
       const load = loads[i]!
       const app = apps[i]!
-      const crashed = app.crashed()
-      if (crashed) ctx.log(`${mode}: the app process exited (${app.exit()}):\n${app.stderr().slice(-3000)}`)
-      const verify = crashed ? { sessions: 0, ackedWrites: 0, lost: NaN, lostSessions: NaN, examples: ['not checked: the app crashed'] } : await load.verify()
-      load.close()
-      await app.stop()
+      const { crashed, verify } = await settle(mode, app, load, (line) => ctx.log(line))
       const failures = load.outcomes.filter((o) => o.status !== 200)
       rows.push({
         mode,

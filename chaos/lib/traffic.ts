@@ -161,6 +161,24 @@ export class Traffic {
 }
 
 /** Status (and failure code) counts of `outcomes`, e.g. { '200': 9120, '503 STORE_UNAVAILABLE': 41 }. */
+/**
+ * After a failover run: reports a crashed app (with the end of its stderr), checks every
+ * acknowledged write unless it crashed, and stops both the load and the app.
+ */
+export async function settle(
+  mode: string,
+  app: { crashed(): boolean; exit(): unknown; stderr(): string; stop(): Promise<void> },
+  load: Traffic,
+  log: (line: string) => void,
+): Promise<{ crashed: boolean; verify: Awaited<ReturnType<Traffic['verify']>> }> {
+  const crashed = app.crashed()
+  if (crashed) log(`${mode}: the app process exited (${String(app.exit())}):\n${app.stderr().slice(-3000)}`)
+  const verify = crashed ? { sessions: 0, ackedWrites: 0, lost: NaN, lostSessions: NaN, examples: ['not checked: the app crashed'] } : await load.verify()
+  load.close()
+  await app.stop()
+  return { crashed, verify }
+}
+
 export function statusCounts(outcomes: Outcome[]): Record<string, number> {
   const out: Record<string, number> = {}
   for (const o of outcomes) {
