@@ -35,7 +35,7 @@ export default defineConfig(
   {
     // Mirrors .gitignore (build output, scratch, bench temp copies). Dot-directories
     // (scratch such as bench/.exp) are outside tsconfig's globs, so they cannot be typed.
-    ignores: ['dist/', 'build-check/', 'node_modules/', '.tmp/', 'coverage/', 'bench/results/*.tmp', '**/.*/'],
+    ignores: ['dist/', 'build-check/', 'node_modules/', '.tmp/', 'coverage/', 'scratch/', 'bench/results/*.tmp', '**/.*/'],
   },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,

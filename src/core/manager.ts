@@ -12,7 +12,7 @@ import { type SessionLockStrategy, storeLocks } from './lock.js'
 import { NearCache, type NearCacheStats } from './near-cache.js'
 import { RequestSession, type RequestInfo } from './request.js'
 import { blankRecord, Session, type SessionLock, type SessionRuntime, type WithLockOptions } from './session.js'
-import type { LoadOptions, SessionStore, StoredSession } from './store.js'
+import type { LoadOptions, SessionStore, StoreWatch } from './store.js'
 import { type SessionTokens, signedTokens } from './tokens.js'
 import { expiryOf } from './store.js'
 import { memoryStore } from '../stores/memory/index.js'
@@ -95,9 +95,11 @@ export interface SessionsOptions {
    */
   bus?: ChangeBus | { bus: ChangeBus; instanceId?: string }
   /**
-   * Keep recently read sessions in this process so read-only requests need no store call
-   * (needs `bus`). Any change on any instance invalidates the entry; while the bus is down
-   * the cache is emptied and bypassed. A request served from the cache saves only if the
+   * Keep recently used sessions in this process so read-only requests need no store call,
+   * and a save refills the copy. Needs a change feed: the store's own (the Redis store
+   * announces every write inside its script) or `bus`. Any change on any instance
+   * invalidates the entry; while a feed is down the cache is emptied and bypassed. A
+   * request served from the cache saves only if the
    * attributes it changes are unchanged in the store (else VersionConflictError, 409), so a
    * stale copy never overwrites newer data. Default off; `true` = `{ max: 10_000, ttl: '10s' }`.
    */
@@ -142,8 +144,11 @@ export class Sessions {
   readonly #onStoreError: NonNullable<SessionsOptions['onStoreError']>
   readonly #cache: NearCache | null
   readonly #link: BusLink | null
+  readonly #watch: StoreWatch | null
   #sweeper: NodeJS.Timeout | null = null
-  #sweeping = false
+  /** The sweep under way, which `close()` lets finish: its sessions are already gone from the store. */
+  #sweeping: Promise<number> | null = null
+  #closing = false
 
   constructor(options: SessionsOptions) {
     if (options.tokens) {
@@ -173,6 +178,7 @@ export class Sessions {
       maxSize: options.maxSize ?? 64 * 1024,
       principalLimit: principalLimit(options.maxSessionsPerPrincipal),
       locks: (options.locks ?? storeLocks)(this.store, options.now ?? Date.now),
+      cache: null,
       newId: () => this.tokens.newId(),
       now: options.now ?? Date.now,
     }
@@ -190,7 +196,8 @@ export class Sessions {
     this.trustProxy = options.trustProxy ?? false
     this.renewAfterMs = options.renewAfter ? toMs(options.renewAfter, 'renewAfter') : null
     this.#onStoreError = options.onStoreError ?? 'fail'
-    ;[this.#cache, this.#link] = this.#connect(options)
+    ;[this.#cache, this.#link, this.#watch] = this.#connect(options)
+    this.#rt.cache = this.#cache
     const sweep = options.sweepInterval ?? '1m'
     if (sweep !== false) {
       this.#sweeper = setInterval(() => void this.sweep(), toMs(sweep, 'sweepInterval'))
@@ -198,29 +205,45 @@ export class Sessions {
     }
   }
 
-  #connect(options: SessionsOptions): [NearCache | null, BusLink | null] {
+  #connect(options: SessionsOptions): [NearCache | null, BusLink | null, StoreWatch | null] {
     const cacheOption = options.nearCache === true ? {} : options.nearCache || null
-    if (!options.bus) {
-      if (cacheOption) throw new ConfigurationError('nearCache needs a change bus (`bus`) to stay coherent across instances')
-      return [null, null]
+    const watchable = this.store.watch !== undefined
+    if (cacheOption && !options.bus && !watchable) {
+      throw new ConfigurationError('nearCache needs a change feed to stay coherent across instances: a change bus (`bus`) or a store that announces its changes (the Redis store)')
     }
-    const { bus, instanceId } = 'publish' in options.bus ? { bus: options.bus, instanceId: undefined } : options.bus
     const cache = cacheOption
       ? new NearCache(cacheOption.max ?? 10_000, cacheOption.ttl === undefined ? 10_000 : toMs(cacheOption.ttl, 'nearCache.ttl'))
       : null
+    // The cache is used only while every feed it listens to is delivering.
+    const up = { bus: !options.bus, store: !(cache && watchable) }
+    const status = (feed: keyof typeof up, connected: boolean) => {
+      up[feed] = connected
+      cache?.setEnabled(up.bus && up.store)
+    }
     if (cache) {
-      // Local and remote (re-emitted by the link) changes alike make the copy unusable.
+      // This instance's own saves refresh or drop the copy themselves (Session#recache); every
+      // other change, local or remote (re-emitted by the link with its origin), drops it.
       const drop = (e: { id: string; previousId?: string }) => {
         cache.invalidate(e.id)
         if (e.previousId) cache.invalidate(e.previousId)
       }
-      for (const kind of ['created', 'updated', 'destroyed', 'expired', 'id-changed'] as const) this.events.on(kind, drop)
+      for (const kind of ['created', 'destroyed', 'expired', 'id-changed'] as const) this.events.on(kind, drop)
+      this.events.on('updated', (e) => {
+        if ((e as { origin?: string }).origin !== undefined) drop(e)
+      })
+      if (up.bus && up.store) cache.setEnabled(true)
     }
+    const watch =
+      cache && this.store.watch
+        ? this.store.watch({ changed: (id, version) => cache.invalidate(id, version), status: (c) => status('store', c) })
+        : null
+    if (!options.bus) return [cache, null, watch]
+    const { bus, instanceId } = 'publish' in options.bus ? { bus: options.bus, instanceId: undefined } : options.bus
     const link = connectBus(this.events, bus, {
       instanceId: instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
-      onStatus: (status) => cache?.setEnabled(status === 'connected'),
+      onStatus: (s) => status('bus', s === 'connected'),
     })
-    return [cache, link]
+    return [cache, link, watch]
   }
 
   /** Hits, misses and size of the near cache (null when it is off). */
@@ -238,16 +261,39 @@ export class Sessions {
    * Adapters call this; throws StoreUnavailableError only when the policy says `fail`.
    */
   async open(info: RequestInfo): Promise<RequestSession> {
-    const { presented, verified } = this.#credentials(info)
+    return this.begin(info)
+  }
+
+  /**
+   * @internal `open`, but without a promise when the near cache holds a live copy of the
+   * session: the handler of a cache hit then runs in the same tick. Anything else (a miss,
+   * no session, the store) comes back as `open`'s promise.
+   */
+  begin(info: RequestInfo): RequestSession | Promise<RequestSession> {
+    const credentials = this.#credentials(info)
+    const { from, verified } = credentials
+    const cache = this.#cache
     const now = this.#rt.now()
+    if (!verified || !cache?.enabled) return this.#open(info, credentials, now, null)
+    const mark = cache.mark()
+    const cached = cache.get(verified.id, now)
+    if (cached && expiryOf(cached) > now) {
+      const session = new Session(this.#rt, { ...cached, attributes: new Map(cached.attributes) }, true, { mark, cached: cached.attributes })
+      return new RequestSession(this, session, info, from, verified.id, verified.rotated, false)
+    }
+    return this.#open(info, credentials, now, mark)
+  }
+
+  /** `open` from the store; `mark` is the near cache's position before it missed (null: no cache). */
+  async #open(info: RequestInfo, { from, verified }: Credentials, now: number, mark: number | null): Promise<RequestSession> {
     let session: Session | null = null
     if (verified) {
       try {
-        session = await this.#load(verified.id, now)
+        session = await this.#load(verified.id, now, mark)
       } catch (e) {
         if (!(e instanceof StoreUnavailableError) || this.storeErrorPolicy(e) === 'fail') throw e
         this.events.reportError(e)
-        return new RequestSession(this, this.#blank(now), info, presented?.from ?? null, null, false, true)
+        return new RequestSession(this, this.#blank(now), info, from, null, false, true)
       }
     }
     if (!session && this.#legacy.length > 0 && this.cookie) {
@@ -258,30 +304,19 @@ export class Sessions {
       this,
       session ?? this.#blank(now),
       info,
-      presented?.from ?? null,
+      from,
       session ? verified!.id : null,
       Boolean(session && verified!.rotated),
       false,
     )
   }
 
-  /** The session for a request: from the near cache when it holds a live copy, else from the store. */
-  async #load(id: string, now: number): Promise<Session | null> {
-    const cache = this.#cache
-    if (cache?.enabled) {
-      const cached = cache.get(id, now)
-      if (cached && expiryOf(cached) > now) return new Session(this.#rt, cached, true, new Map(cached.attributes))
-      const started = cache.beginLoad()
-      let record: StoredSession | null = null
-      try {
-        record = await this.store.load(id, now, this.#loadOptions)
-      } finally {
-        cache.endLoad(id, started, record, now)
-      }
-      return record && expiryOf(record) > now ? new Session(this.#rt, record, true) : null
-    }
+  /** The session from the store; with a `mark`, its copy fills the near cache. */
+  async #load(id: string, now: number, mark: number | null): Promise<Session | null> {
     const record = await this.store.load(id, now, this.#loadOptions)
-    return record && expiryOf(record) > now ? new Session(this.#rt, record, true) : null
+    if (record && mark !== null) this.#cache?.fill(record, mark, now)
+    if (!record || expiryOf(record) <= now) return null
+    return new Session(this.#rt, record, true, mark === null ? undefined : { mark })
   }
 
   /** A request carrying an old framework's cookie: its data in a new session, to be saved on commit. */
@@ -377,31 +412,40 @@ export class Sessions {
 
   /** Removes expired sessions now and emits `expired` for each (the timer does this every `sweepInterval`). */
   async sweep(): Promise<number> {
-    if (this.#sweeping) return 0
-    this.#sweeping = true
+    if (this.#sweeping || this.#closing) return 0
+    this.#sweeping = this.#sweepAll()
+    try {
+      return await this.#sweeping
+    } finally {
+      this.#sweeping = null
+    }
+  }
+
+  async #sweepAll(): Promise<number> {
     let total = 0
     try {
-      for (;;) {
+      while (!this.#closing) {
         const at = this.#rt.now()
         const batch = await this.store.sweep(at, 500)
         for (const e of batch) this.events.emit('expired', { id: e.id, principal: e.principal, at })
         total += batch.length
-        if (batch.length < 500) return total
+        if (batch.length < 500) break
       }
     } catch (e) {
       this.events.reportError(e as Error)
-      return total
-    } finally {
-      this.#sweeping = false
     }
+    return total
   }
 
-  /** Stops the sweeper and closes the store. */
+  /** Stops the sweeper, lets a sweep under way report what it removed, and closes the store. */
   async close(): Promise<void> {
+    this.#closing = true
     if (this.#sweeper) clearInterval(this.#sweeper)
     this.#sweeper = null
+    await this.#sweeping
     await this.#rt.locks.close?.()
     await this.#link?.close()
+    await this.#watch?.close()
     await this.store.close()
   }
 
@@ -420,24 +464,35 @@ export class Sessions {
     return typeof p === 'function' ? p(error) : p
   }
 
-  /** The header token if it verifies, else the cookie's; `presented` says where a token came from. */
-  #credentials(info: RequestInfo) {
-    type From = 'cookie' | 'header'
-    let presented: { from: From } | null = null
-    const candidates: Array<[From, string | undefined]> = []
+  /** The header token if it verifies, else the cookie's; `from` says where a token was presented. */
+  #credentials(info: RequestInfo): Credentials {
+    // On every request's path: no arrays or tuples, just the two places a token can be.
+    let from: 'cookie' | 'header' | null = null
     if (this.header) {
       const raw = info.header(this.header.name)?.trim()
-      candidates.push(['header', raw && this.header.bearer ? /^Bearer ([^\s]{1,200})$/i.exec(raw)?.[1] : raw])
+      const token = raw && this.header.bearer ? /^Bearer ([^\s]{1,200})$/i.exec(raw)?.[1] : raw
+      if (token) {
+        from = 'header'
+        const verified = this.tokens.read(token)
+        if (verified) return { from, verified }
+      }
     }
-    if (this.cookie) candidates.push(['cookie', this.cookie.read(info.header('cookie'))])
-    for (const [from, token] of candidates) {
-      if (!token) continue
-      presented ??= { from }
-      const verified = this.tokens.read(token)
-      if (verified) return { presented: { from }, verified }
+    if (this.cookie) {
+      const token = this.cookie.read(info.header('cookie'))
+      if (token) {
+        from ??= 'cookie'
+        const verified = this.tokens.read(token)
+        if (verified) return { from: 'cookie', verified }
+      }
     }
-    return { presented, verified: null }
+    return { from, verified: null }
   }
+}
+
+/** Where a request presented a token (null: nowhere), and the id it verified to. */
+interface Credentials {
+  from: 'cookie' | 'header' | null
+  verified: { id: string; rotated: boolean } | null
 }
 
 function principalLimit(option: SessionsOptions['maxSessionsPerPrincipal']): SessionRuntime['principalLimit'] {
@@ -485,6 +540,7 @@ function guardStore(store: SessionStore): SessionStore {
     scan: wrap('scan', store.scan.bind(store)),
     sweep: wrap('sweep', store.sweep.bind(store)),
     count: wrap('count', store.count.bind(store)),
+    ...(store.watch ? { watch: store.watch.bind(store) } : {}),
     close: store.close.bind(store),
   }
 }

@@ -4,21 +4,28 @@ export interface NearCacheStats {
   hits: number
   misses: number
   size: number
-  /** False while the change bus is down: every read goes to the store. */
+  /** False while a change feed is down: every read goes to the store. */
   enabled: boolean
-  /** How many times a bus outage emptied the cache. */
+  /** How many times a feed outage emptied the cache. */
   flushes: number
 }
 
+/** How many recent invalidations are remembered to veto fills that raced them. */
+const RECENT_MAX = 10_000
+
 /**
- * This instance's copy of recently read sessions, so a read-only request needs no store call.
- * Coherence comes from the change bus: every change on any instance invalidates the entry.
- * The bound on a stale read is the bus's delivery time; if an event is lost (its writer died
- * between the store write and the publish) it is the entry's `ttlMs`. While the bus is down
- * the cache is empty and bypassed.
+ * This instance's copy of recently used sessions, so a read-only request needs no store call.
+ * Coherence comes from change feeds (the store's own, announced atomically with each write,
+ * and the change bus): every change on any instance invalidates the entry. The bound on a
+ * stale read is the feed's delivery time; if a bus event is lost (its writer died between
+ * the store write and the publish) and the store has no feed of its own, it is the entry's
+ * `ttlMs`. While a feed is down the cache is empty and bypassed.
  *
- * A load that was in flight when its session was invalidated is not cached: it may have
- * read the store before the change.
+ * Fills race invalidations: a copy read from the store (or just saved) may be older than a
+ * change announced while it was on its way. So every fill names the position (`mark()`)
+ * taken before its copy was obtained, and is refused if anything newer than the copy was
+ * announced for that session since. A save's own announcement, at the version saved, does
+ * not refuse the saved copy.
  */
 export class NearCache {
   readonly #entries = new Map<string, { record: StoredSession; until: number }>()
@@ -28,11 +35,16 @@ export class NearCache {
   #hits = 0
   #misses = 0
   #flushes = 0
-  /** Invalidation counter: a load may fill the cache only if nothing it could have missed happened since it began. */
+  /** Counts invalidations (and flushes): positions for `mark()`. */
   #seq = 0
   #flushedAt = 0
-  #inflight = 0
-  readonly #invalidatedAt = new Map<string, number>()
+  /**
+   * Recent invalidations by id: the position of the latest one that named no version, and of
+   * the latest versioned one with its version (a session's versions only grow).
+   */
+  readonly #recent = new Map<string, { anyAt: number; versionAt: number; version: number }>()
+  /** Position of the newest invalidation no longer in #recent: fills marked before it are refused. */
+  #forgottenAt = 0
 
   constructor(max: number, ttlMs: number) {
     this.#max = max
@@ -43,7 +55,10 @@ export class NearCache {
     return this.#enabled
   }
 
-  /** A copy of the cached record, or null (counted as a miss). */
+  /**
+   * The cached record (counted as a hit), or null (a miss). It is the cache's own object:
+   * never mutate it; copy what will change.
+   */
   get(id: string, now: number): StoredSession | null {
     const entry = this.#entries.get(id)
     if (!entry || entry.until <= now || entry.record.expiresAt <= now) {
@@ -55,37 +70,57 @@ export class NearCache {
     this.#entries.delete(id)
     this.#entries.set(id, entry)
     this.#hits++
-    return { ...entry.record, attributes: new Map(entry.record.attributes) }
+    return entry.record
   }
 
-  /** Call before reading the store; pass the result to `endLoad`. */
-  beginLoad(): number {
-    this.#inflight++
+  /** The current position: take it before reading the copy a later `fill` will offer. */
+  mark(): number {
     return this.#seq
   }
 
-  endLoad(id: string, startedAt: number, record: StoredSession | null, now: number): void {
-    this.#inflight--
-    const fresh = startedAt >= this.#flushedAt && (this.#invalidatedAt.get(id) ?? -1) <= startedAt
-    if (this.#enabled && record && fresh) {
-      this.#entries.set(id, { record: { ...record, attributes: new Map(record.attributes) }, until: now + this.#ttlMs })
-      while (this.#entries.size > this.#max) this.#entries.delete(this.#entries.keys().next().value as string)
+  /** Caches a copy of `record` unless a change newer than it was announced since `since`. */
+  fill(record: StoredSession, since: number, now: number): void {
+    if (!this.#enabled) return
+    const existing = this.#entries.get(record.id)
+    if (!this.#current(record, since)) {
+      // The store is at least at this record's version: an older copy is stale for sure.
+      if (existing && existing.record.version < record.version) this.#entries.delete(record.id)
+      return
     }
-    if (this.#inflight === 0) this.#invalidatedAt.clear()
+    if (existing && existing.record.version > record.version) return
+    this.#entries.delete(record.id)
+    this.#entries.set(record.id, { record: { ...record, attributes: new Map(record.attributes) }, until: now + this.#ttlMs })
+    while (this.#entries.size > this.#max) this.#entries.delete(this.#entries.keys().next().value as string)
   }
 
-  invalidate(id: string): void {
-    this.#seq++
-    this.#entries.delete(id)
-    if (this.#inflight > 0) this.#invalidatedAt.set(id, this.#seq)
+  #current(record: StoredSession, since: number): boolean {
+    if (since < this.#flushedAt) return false
+    const recent = this.#recent.get(record.id)
+    if (recent) return recent.anyAt <= since && (recent.versionAt <= since || recent.version <= record.version)
+    return since >= this.#forgottenAt
   }
 
-  /** The bus dropped (false) or came back (true). Dropping empties the cache and stops filling it. */
+  /** Session `id` changed: at `version` (a copy at that version or later stays), or in any way (null). */
+  invalidate(id: string, version: number | null = null): void {
+    const seq = ++this.#seq
+    const v = version ?? Number.POSITIVE_INFINITY
+    const entry = this.#entries.get(id)
+    if (entry && entry.record.version < v) this.#entries.delete(id)
+    const previous = this.#recent.get(id) ?? { anyAt: 0, versionAt: 0, version: 0 }
+    this.#recent.delete(id)
+    this.#recent.set(id, version === null ? { ...previous, anyAt: seq } : { ...previous, versionAt: seq, version: Math.max(previous.version, version) })
+    if (this.#recent.size > RECENT_MAX) {
+      const [oldest, r] = this.#recent.entries().next().value as [string, { anyAt: number; versionAt: number }]
+      this.#recent.delete(oldest)
+      this.#forgottenAt = Math.max(r.anyAt, r.versionAt)
+    }
+  }
+
+  /** A feed dropped (false) or every feed is back (true). Dropping empties the cache and stops filling it. */
   setEnabled(enabled: boolean): void {
     if (!enabled) {
       if (this.#enabled) this.#flushes++
-      this.#seq++
-      this.#flushedAt = this.#seq
+      this.#flushedAt = ++this.#seq
       this.#entries.clear()
     }
     this.#enabled = enabled

@@ -10,6 +10,7 @@ import {
 } from './errors.js'
 import type { SessionEvents } from './events.js'
 import { type HeldLock, runLocked, type SessionLockProvider } from './lock.js'
+import type { NearCache } from './near-cache.js'
 import { applyAtomic } from './ops.js'
 import type { ApplyConditions, ApplyResult, AtomicChange, AttributeChange, SessionDelta, SessionStore, StoredSession } from './store.js'
 import { expiryOf } from './store.js'
@@ -26,6 +27,8 @@ export interface SessionRuntime {
   /** `maxSessionsPerPrincipal`: how many live sessions one principal may have, and what a new one over it does. */
   principalLimit: { max: number; policy: 'evict-oldest' | 'refuse' } | null
   locks: SessionLockProvider
+  /** The near cache, which this session refreshes after its own writes (null: off). */
+  cache: NearCache | null
   newId(): string
   now(): number
 }
@@ -49,6 +52,8 @@ export interface RegenerateOptions {
 type Callback = (err?: unknown) => void
 /** A session served from the near cache: the values as cached, and which of them the request read. */
 type CachedView = { attributes: ReadonlyMap<string, string>; principal: string | null; read: Set<string> }
+/** Where a loaded session came from, for the near cache: its position before the read, and the cached values on a hit. */
+export type CacheOrigin = { mark: number; cached?: ReadonlyMap<string, string> }
 const MAX_NAME_LENGTH = 256
 
 /**
@@ -81,12 +86,16 @@ export class Session {
 
   /** Served from the near cache: the stored values as read, to prove a save overwrites nothing newer. */
   #cachedAs: CachedView | null
+  /** The near cache's position before this session was read; undefined: it may not refill the cache. */
+  #mark: number | undefined
 
-  constructor(rt: SessionRuntime, record: StoredSession, persisted: boolean, cachedAttributes?: ReadonlyMap<string, string>) {
+  constructor(rt: SessionRuntime, record: StoredSession, persisted: boolean, origin?: CacheOrigin) {
     this.#rt = rt
     this.#record = record
     this.#persisted = persisted
-    this.#cachedAs = cachedAttributes ? { attributes: cachedAttributes, principal: record.principal, read: new Set() } : null
+    this.#cachedAs = origin?.cached ? { attributes: origin.cached, principal: record.principal, read: new Set() } : null
+    // A new session's id is known to nobody else: nothing announced about it can be newer.
+    this.#mark = persisted ? origin?.mark : rt.cache?.mark()
   }
 
   /** The session id. Treat it as a credential: never log it. */
@@ -475,7 +484,22 @@ export class Session {
     this.#watched.delete(name)
     this.#changes.delete(name)
     this.#knownSize = null
+    this.#rt.cache?.invalidate(r.id)
     this.#rt.events.emit('updated', { id: r.id, principal: r.principal, at: delta.lastAccessedAt, keys: [name] })
+  }
+
+  /**
+   * After a write: when the store now holds exactly this request's view (the save was the
+   * only change since the version read), the near cache gets it, so the next request needs
+   * no load; otherwise the cache's copy is dropped.
+   */
+  #recache(exact: boolean, now: number): void {
+    const cache = this.#rt.cache
+    if (!cache) return
+    const r = this.#record
+    // Under a lock the store's fence moved on; such sessions are read afresh anyway.
+    if (exact && this.#mark !== undefined && this.#fence === undefined) cache.fill(r, this.#mark, now)
+    else cache.invalidate(r.id)
   }
 
   #noteGone(e: unknown): void {
@@ -510,6 +534,7 @@ export class Session {
       await rt.store.create({ ...r, attributes: new Map(r.attributes) })
       this.#persisted = true
       this.#clearPending()
+      this.#recache(true, now)
       rt.events.emit('created', { id: r.id, principal: r.principal, at: now })
       return
     }
@@ -520,6 +545,7 @@ export class Session {
         expiresAt: expiryOf({ ...r, lastAccessedAt: now }),
       }
       if (this.#principalChanged) delta.principal = r.principal
+      const based = r.version
       try {
         this.#adoptVersion(this.#cachedAs ? await this.#applyOverCache(delta) : await rt.store.apply(r.id, delta, this.#conditions()))
       } catch (e) {
@@ -531,6 +557,7 @@ export class Session {
       // Every save passes here: the names are listed only when someone listens.
       const keys = rt.events.listenerCount('updated') > 0 ? [...this.#changes.keys()] : null
       this.#clearPending()
+      this.#recache(r.version === based + 1, now)
       if (keys) rt.events.emit('updated', { id: r.id, principal: r.principal, at: now, keys })
       return
     }
@@ -539,6 +566,8 @@ export class Session {
       if (await rt.store.touch(r.id, now, expiresAt)) {
         r.lastAccessedAt = now
         r.expiresAt = expiresAt
+        // Else a cached copy would look due for a touch on every request until it is reloaded.
+        this.#recache(true, now)
       }
       this.#touchRequested = false
     }

@@ -85,6 +85,21 @@ export interface ScanPage {
   cursor: string | null
 }
 
+/** What a store's change feed reports (see `SessionStore.watch`). */
+export interface StoreWatchListener {
+  /**
+   * Session `id` changed: saved at `version`, or (null) destroyed or moved to another id.
+   * A copy at `version` or later is still current.
+   */
+  changed(id: string, version: number | null): void
+  /** The feed is delivering (true) or may be missing changes (false). */
+  status(connected: boolean): void
+}
+
+export interface StoreWatch {
+  close(): Promise<void>
+}
+
 /** The session store interface. Implementations `satisfies SessionStore`. */
 export interface SessionStore {
   /** A short name for logs and metrics, e.g. `memory`, `sqlite`. */
@@ -141,6 +156,13 @@ export interface SessionStore {
   sweep(now: number, limit?: number): Promise<Array<{ id: string; principal: string | null }>>
   /** Number of live sessions (approximate is acceptable for big stores). */
   count(now: number): Promise<number>
+  /**
+   * Optional: every change any instance makes to a session (save, destroy, id change),
+   * announced by the store in the same atomic step as the change itself, so no change goes
+   * unannounced even if its writer dies right after. The near cache relies on it where the
+   * store offers it (the Redis store: a PUBLISH inside each write script).
+   */
+  watch?(listener: StoreWatchListener): StoreWatch
   /** Release connections and timers. */
   close(): Promise<void>
 }

@@ -43,6 +43,31 @@ describe('express adapter across apps', () => {
     }
   })
 
+  it("honours Express's trust proxy setting: Secure only for https through a trusted proxy", async () => {
+    const sessions = createSessions({ secret: SECRET, sweepInterval: false })
+    const app = express()
+    app.set('trust proxy', 'loopback')
+    app.use(session(sessions))
+    app.post('/set', (req, res) => {
+      req.session.x = 1
+      res.json({ secure: req.secure })
+    })
+    const server = await listen(createServer(app))
+    const cookieFor = async (proto: string) => {
+      const r = await fetch(`${server.url}/set`, { method: 'POST', headers: { 'x-forwarded-proto': proto } })
+      return r.headers.get('set-cookie') ?? ''
+    }
+    try {
+      assert.match(await cookieFor('https'), /; Secure/)
+      assert.doesNotMatch(await cookieFor('http'), /Secure/)
+      app.set('trust proxy', false)
+      assert.doesNotMatch(await cookieFor('https'), /Secure/, 'an untrusted proxy header is ignored')
+    } finally {
+      await server.close()
+      await sessions.close()
+    }
+  })
+
   it('works when the session middleware sits in a sub-app and the parent app answers', async () => {
     const sessions = createSessions({ secret: SECRET, sweepInterval: false })
     const parent = express()

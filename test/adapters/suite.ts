@@ -5,8 +5,14 @@
  */
 import assert from 'node:assert/strict'
 import { randomBytes, randomInt } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { sqliteBus } from '../../src/cluster/bus/sqlite.js'
 import { createSessions, memoryStore, StoreUnavailableError } from '../../src/index.js'
+import { sqliteStore } from '../../src/stores/sqlite/index.js'
+import { until } from '../support/redis.js'
 import type { Sessions, SessionsOptions } from '../../src/index.js'
 import { type FuzzCase, hostileCookie, Rng, sendFromWorker } from './fuzz.js'
 import { type AppHandle, Client, cookieAttributes, isClearing } from './http.js'
@@ -118,6 +124,38 @@ export function describeAdapter(name: string, startApp: StartApp): void {
         )
         assert.equal((await sessions.get(id))?.keys().length, 51)
       }))
+
+    it('with a near cache: hits are served from it, and writes, login and logout through a cached session all hold', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sessionmesh-adapter-cache-'))
+      const path = join(dir, 'sessions.db')
+      const options = { store: sqliteStore({ path }), bus: { bus: sqliteBus({ path, pollMs: 5 }), instanceId: 'A' }, nearCache: true }
+      try {
+        await run(options, async ({ client, sessions, errors }) => {
+          await until('the near cache is on', async () => sessions.nearCacheStats()?.enabled === true, 10_000)
+          const hits = () => sessions.nearCacheStats()?.hits ?? 0
+          await client.post('/set?k=a&v=1')
+          const id = (await client.get('/get?k=a')).body.id as string
+          const before = hits()
+          const read = await client.get('/get?k=a')
+          assert.deepEqual(read.body, { value: 1, has: true, id, principal: null })
+          assert.deepEqual(read.setCookies, [])
+          assert.equal(hits(), before + 1, 'the read was a cache hit')
+          for (let i = 1; i <= 3; i++) assert.equal((await client.post('/incr')).body.n, i)
+          assert.ok(hits() >= before + 4, 'the writes started from cached copies')
+          assert.equal((await sessions.get(id))?.get('n'), 3)
+          const login = await client.post('/login?user=alice')
+          assert.match(login.sessionCookie ?? '', SESSION_COOKIE)
+          const after = await client.get('/get?k=a')
+          assert.deepEqual(after.body, { value: 1, has: true, id: login.body.id, principal: 'user:alice' })
+          assert.equal(await sessions.get(id), null, 'the old id is dead')
+          assert.ok(isClearing((await client.post('/logout')).sessionCookie ?? ''))
+          assert.equal((await client.get('/get?k=user')).body.has, false)
+          assert.deepEqual(errors, [])
+        })
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
+    })
 
     it('regenerate: a new id, the old cookie loads nothing, attributes kept', () =>
       run({}, async ({ client, sessions }) => {

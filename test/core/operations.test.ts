@@ -130,6 +130,39 @@ describe('store failure', () => {
     await sessions.close()
   })
 
+  it('close() lets a sweep under way finish and report what it removed before the store closes', async () => {
+    const t = clock()
+    const inner = memoryStore()
+    // Like a real connection: a sweep still running when its store closes loses its reply.
+    let release = () => {}
+    let closed = false
+    const store: SessionStore = {
+      ...inner,
+      sweep: async (now, limit) => {
+        const swept = await inner.sweep(now, limit)
+        await new Promise<void>((resolve) => (release = resolve))
+        if (closed) throw new StoreUnavailableError('closed while sweeping')
+        return swept
+      },
+      close: async () => {
+        closed = true
+        await inner.close()
+      },
+    }
+    const sessions = createSessions({ store, secret: SECRET, now: t.now, idleTimeout: '1m', sweepInterval: false })
+    const seen = collect(sessions)
+    await run(sessions, undefined, (rs) => (rs.view.x = 1))
+    t.advance(2 * 60_000)
+    const sweeping = sessions.sweep()
+    await new Promise((resolve) => setImmediate(resolve))
+    const closing = sessions.close()
+    release()
+    await closing
+    assert.equal(await sweeping, 1)
+    assert.equal(seen.filter((e) => e.type === 'expired').length, 1)
+    assert.equal(await sessions.sweep(), 0, 'a closed manager starts no sweep')
+  })
+
   it('requests without a cookie never touch the store, so they survive an outage', async () => {
     const sessions = createSessions({ store: downStore(), secret: SECRET, sweepInterval: false })
     const rs = await sessions.open(request())

@@ -275,6 +275,26 @@ describe('failures', () => {
     }
   })
 
+  it('a sweep whose per-user index clean-up fails still reports every session it removed', async () => {
+    const store = redisStore({ url: server.url, prefix: 'sweepidx:' })
+    try {
+      const now = Date.now()
+      const a = sessionRecord({ principal: 'user:broken', expiresAt: now + 50 })
+      const b = sessionRecord({ principal: null, expiresAt: now + 50 })
+      await store.create(a)
+      await store.create(b)
+      // An index key of the wrong type makes its ZREM fail after the sweep script has deleted both.
+      await cli(server.port, 'DEL', 'sweepidx:u:{user:broken}')
+      await cli(server.port, 'SET', 'sweepidx:u:{user:broken}', 'not a sorted set')
+      const swept = await store.sweep(now + 1_000, 1_000)
+      assert.deepEqual(swept.map((e) => e.id).sort(), [a.id, b.id].sort())
+      assert.equal(swept.find((e) => e.id === a.id)?.principal, 'user:broken')
+      assert.deepEqual(await store.sweep(now + 1_000, 1_000), [])
+    } finally {
+      await store.close()
+    }
+  })
+
   it('answers 503 while Redis is down and recovers by itself when it is back, sessions intact', async () => {
     const own = await startRedis(['--save', '', '--appendonly', 'yes'])
     const sessions = createSessions({ store: redisStore({ url: own.url, prefix: 'down:' }), secret: SECRET, sweepInterval: false })
@@ -289,9 +309,8 @@ describe('failures', () => {
       assert.equal(down.body.code, 'STORE_UNAVAILABLE')
       assert.ok(down.headers.get('retry-after'))
       restarted = await startRedis(['--save', '', '--appendonly', 'yes'], own.port, own.dir)
-      const started = Date.now()
+      // The deadline only bounds the wait (the client reconnects with backoff); how fast is not asserted.
       await until('the app serves again', async () => (await c.get('/get?k=a')).status === 200, 10_000)
-      assert.ok(Date.now() - started < 5_000)
       assert.equal((await c.get('/get?k=a')).body.value, 41)
     } finally {
       await handle.close()

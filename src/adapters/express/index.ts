@@ -2,7 +2,7 @@ import { IncomingMessage, type ServerResponse } from 'node:http'
 import type { Sessions } from '../../core/manager.js'
 import type { RequestSession } from '../../core/request.js'
 import type { SessionView } from '../../core/view.js'
-import { basePrototype, commitBeforeEnd, nodeRequestInfo, sendFailure } from '../node/lifecycle.js'
+import { basePrototype, commitBeforeEnd, heldSession, nodeRequestInfo, sendFailure } from '../node/lifecycle.js'
 
 declare global {
   // Types `req.session` / `req.sessionID` for Express apps that import this adapter.
@@ -16,14 +16,22 @@ declare global {
 
 type Next = (err?: unknown) => void
 const lifecycle = Symbol('sessionmesh.request')
-type SessionReq = IncomingMessage & { session?: SessionView; [lifecycle]?: RequestSession }
+type SessionReq = IncomingMessage & { session?: SessionView; res?: ServerResponse; [lifecycle]?: RequestSession }
+
+/**
+ * The request's session, found through its response (Express links them as `req.res`), so
+ * nothing is added to the request object; `req[lifecycle]` only where there is no such link.
+ */
+function requestSession(req: SessionReq): RequestSession | undefined {
+  return heldSession(req.res) ?? req[lifecycle]
+}
 
 const withAccessors = new WeakSet<object>()
 const accessors: PropertyDescriptorMap = {
   // `req.sessionID` follows `regenerate()`, so it is a getter.
   sessionID: {
     get(this: SessionReq) {
-      return this[lifecycle]?.session.id
+      return requestSession(this)?.session.id
     },
     // express-session, in another app of the same process, assigns it.
     set(this: SessionReq, value: unknown) {
@@ -33,7 +41,7 @@ const accessors: PropertyDescriptorMap = {
   },
   session: {
     get(this: SessionReq) {
-      return this[lifecycle]?.view
+      return requestSession(this)?.view
     },
     // Assignable as with express-session (tests and other middleware replace it).
     set(this: SessionReq, value: unknown) {
@@ -79,19 +87,27 @@ function exposeAccessors(req: SessionReq): void {
  * })
  */
 export function session(sessions: Sessions) {
+  function start(req: SessionReq, res: ServerResponse, rs: RequestSession, next: Next): void {
+    commitBeforeEnd(sessions, rs, res)
+    if (req.res !== res) req[lifecycle] = rs
+    exposeAccessors(req)
+    next()
+  }
   return function sessionMiddleware(req: IncomingMessage, res: ServerResponse, next: Next): void {
     const sreq = req as SessionReq
-    if (sreq[lifecycle] || Object.hasOwn(sreq, 'session')) return next()
-    const info = nodeRequestInfo(req)
-    // Express's own `req.secure` honours its `trust proxy` setting; respect it when set.
-    if ((req as { secure?: boolean }).secure) info.encrypted = true
-    sessions.open(info).then(
-      (rs) => {
-        commitBeforeEnd(sessions, rs, res)
-        sreq[lifecycle] = rs
-        exposeAccessors(sreq)
-        next()
-      },
+    if (heldSession(res) || sreq[lifecycle] || Object.hasOwn(sreq, 'session')) return next()
+    // Express's own `req.secure` honours its `trust proxy` setting: asked only when a cookie is written.
+    const info = nodeRequestInfo(req, true)
+    // A near-cache hit goes on in this tick; anything else (a miss, no session) after the store.
+    let opened: RequestSession | Promise<RequestSession>
+    try {
+      opened = sessions.begin(info)
+    } catch (error) {
+      return sendFailure(res, error)
+    }
+    if (!(opened instanceof Promise)) return start(sreq, res, opened, next)
+    opened.then(
+      (rs) => start(sreq, res, rs, next),
       (error: unknown) => sendFailure(res, error),
     )
   }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Sessions } from '../../core/manager.js'
 import type { SessionView } from '../../core/view.js'
-import { commitBeforeEnd, nodeRequestInfo, sendFailure } from './lifecycle.js'
+import { commitBeforeEnd, nodeRequestInfo, responseEnding, sendFailure } from './lifecycle.js'
 
 export type SessionRequest = IncomingMessage & { session: SessionView; sessionID: string }
 
@@ -24,7 +24,8 @@ export function withSession(
   return function sessionHandler(req, res) {
     sessions.open(nodeRequestInfo(req)).then(
       (rs) => {
-        const ending = commitBeforeEnd(sessions, rs, res)
+        commitBeforeEnd(sessions, rs, res)
+        const ending = () => responseEnding(res)
         const sreq = req as SessionRequest
         sreq.session = rs.view
         Object.defineProperty(sreq, 'sessionID', { get: () => rs.session.id, configurable: true })

@@ -6,13 +6,34 @@ import type { RequestInfo, RequestSession } from '../../core/request.js'
 /**
  * RequestInfo over a node:http request. Reads `rawHeaders`: node builds `req.headers` lazily
  * on first access, and a framework that never reads it (Express routing a GET) would
- * otherwise pay for it on our account.
+ * otherwise pay for it on our account. `encrypted` is worked out only when asked (a cookie is
+ * being written); with `frameworkSecure`, the framework's `req.secure` (Express's honours its
+ * `trust proxy` setting) counts too. A class, not a literal with closures: one per request.
  */
-export function nodeRequestInfo(req: IncomingMessage): RequestInfo {
-  return {
-    header: (name) => rawHeader(req.rawHeaders, name),
-    encrypted: Boolean((req.socket as { encrypted?: boolean }).encrypted),
+class NodeRequestInfo implements RequestInfo {
+  #encrypted: boolean | undefined
+  constructor(
+    private readonly req: IncomingMessage,
+    private readonly frameworkSecure: boolean,
+  ) {}
+
+  header(name: string): string | undefined {
+    return rawHeader(this.req.rawHeaders, name)
   }
+
+  get encrypted(): boolean {
+    this.#encrypted ??=
+      Boolean((this.req.socket as { encrypted?: boolean }).encrypted) || (this.frameworkSecure && Boolean((this.req as { secure?: boolean }).secure))
+    return this.#encrypted
+  }
+
+  set encrypted(value: boolean) {
+    this.#encrypted = value
+  }
+}
+
+export function nodeRequestInfo(req: IncomingMessage, frameworkSecure = false): RequestInfo {
+  return new NodeRequestInfo(req, frameworkSecure)
 }
 
 /** A header by lower-case name from node's flat [name, value, ...] list; repeats joined as node joins them. */
@@ -40,13 +61,17 @@ export function sendFailure(res: ServerResponse, error: unknown): void {
 type Fn<R> = (...a: unknown[]) => R
 
 /** One response's hold on its session; the patched methods below are shared, not per request. */
-interface Hold {
-  sessions: Sessions
-  rs: RequestSession
+interface Originals {
   end: Fn<ServerResponse>
   writeHead: Fn<ServerResponse>
   write: Fn<boolean>
   flushHeaders: () => void
+}
+interface Hold {
+  sessions: Sessions
+  rs: RequestSession
+  /** The methods found on the response (or its prototype) before ours. */
+  o: Originals
   headersAdded: boolean
   /** The real head may go out: the save is done, or the handler streams. */
   sending: boolean
@@ -70,22 +95,22 @@ function fail(res: HeldResponse, h: Hold, error: unknown, args: unknown[]): void
   h.sessions.events.reportError(error as Error)
   h.sending = true
   if (res.headersSent) {
-    h.end.apply(res, args)
+    h.o.end.apply(res, args)
     return
   }
   const f = failureResponse(error)
   for (const name of res.getHeaderNames()) res.removeHeader(name)
   h.headersAdded = true
   res.statusMessage = '' // a reason held from the handler's writeHead is not this answer's
-  h.writeHead.call(res, f.status, f.headers)
-  h.end.call(res, f.body)
+  h.o.writeHead.call(res, f.status, f.headers)
+  h.o.end.call(res, f.body)
 }
 
 function heldWriteHead(this: HeldResponse, ...args: unknown[]): ServerResponse {
   const h = this[kHold]
   if (h.sending || this.headersSent || !holdHead(this, args)) {
     addHeaders(this, h)
-    return h.writeHead.apply(this, args)
+    return h.o.writeHead.apply(this, args)
   }
   return this
 }
@@ -93,13 +118,13 @@ function heldWriteHead(this: HeldResponse, ...args: unknown[]): ServerResponse {
 function heldWrite(this: HeldResponse, ...args: unknown[]): boolean {
   const h = this[kHold]
   if (!this.headersSent) startSending(this, h)
-  return h.write.apply(this, args)
+  return h.o.write.apply(this, args)
 }
 
 function heldFlushHeaders(this: HeldResponse): void {
   const h = this[kHold]
   startSending(this, h)
-  h.flushHeaders.call(this)
+  h.o.flushHeaders.call(this)
 }
 
 function heldEnd(this: HeldResponse, ...args: unknown[]): ServerResponse {
@@ -109,7 +134,7 @@ function heldEnd(this: HeldResponse, ...args: unknown[]): ServerResponse {
   h.ending = true
   if (h.rs.commitIfIdle()) {
     startSending(this, h)
-    return h.end.apply(this, args)
+    return h.o.end.apply(this, args)
   }
   h.rs.commit().then(
     () => {
@@ -118,7 +143,7 @@ function heldEnd(this: HeldResponse, ...args: unknown[]): ServerResponse {
       } catch (error) {
         return fail(this, h, error, args) // the session headers could not be made (a cookie option serialize refuses)
       }
-      h.end.apply(this, args)
+      h.o.end.apply(this, args)
     },
     (error: unknown) => fail(this, h, error, args),
   )
@@ -137,21 +162,26 @@ function heldEnd(this: HeldResponse, ...args: unknown[]): ServerResponse {
  * on every request's path, and a dozen fresh closures per request cost more than the rest of
  * the adapter. The methods found on `res` are kept and called, so middleware that wrapped
  * them first still runs.
- *
- * Returns whether `end` has been called (the response is then on its way).
  */
-export function commitBeforeEnd(sessions: Sessions, rs: RequestSession, res: ServerResponse): () => boolean {
-  const held = res as HeldResponse
+export function commitBeforeEnd(sessions: Sessions, rs: RequestSession, res: ServerResponse): void {
   const viaPrototype = prototypeHooks(res)
-  const h: Hold = { sessions, rs, ...(viaPrototype ?? instanceOriginals(res)), headersAdded: false, sending: false, ending: false }
-  held[kHold] = h
+  ;(res as HeldResponse)[kHold] = { sessions, rs, o: viaPrototype ?? instanceOriginals(res), headersAdded: false, sending: false, ending: false }
   if (!viaPrototype) {
     res.end = heldEnd as typeof res.end
     res.writeHead = heldWriteHead
     res.write = heldWrite as typeof res.write
     res.flushHeaders = heldFlushHeaders
   }
-  return () => h.ending
+}
+
+/** Whether `end` has been called on a response `commitBeforeEnd` holds (it is then on its way). */
+export function responseEnding(res: ServerResponse): boolean {
+  return (res as Partial<HeldResponse>)[kHold]?.ending ?? false
+}
+
+/** The request session `commitBeforeEnd` attached to this response, if any. */
+export function heldSession(res: ServerResponse | undefined): RequestSession | undefined {
+  return (res as Partial<HeldResponse> | undefined)?.[kHold]?.rs
 }
 
 /**
@@ -169,9 +199,7 @@ export function basePrototype(obj: object, root: object): object {
   return root
 }
 
-type Originals = Pick<Hold, 'end' | 'writeHead' | 'write' | 'flushHeaders'>
 const hooked = new WeakMap<object, Originals>()
-const HOOKED = ['end', 'writeHead', 'write', 'flushHeaders'] as const
 
 /* eslint-disable @typescript-eslint/unbound-method -- kept unbound on purpose, always called with the response as this */
 function instanceOriginals(res: ServerResponse): Originals {
@@ -194,7 +222,7 @@ function instanceOriginals(res: ServerResponse): Originals {
 function prototypeHooks(res: ServerResponse): Originals | null {
   const proto = basePrototype(res, ServerResponse.prototype) as Record<string, unknown>
   if (proto === (ServerResponse.prototype as object)) return null
-  if (HOOKED.some((name) => Object.hasOwn(res, name))) return null
+  if (Object.hasOwn(res, 'end') || Object.hasOwn(res, 'writeHead') || Object.hasOwn(res, 'write') || Object.hasOwn(res, 'flushHeaders')) return null
   const known = hooked.get(proto)
   if (known) return known
   const originals = instanceOriginals(res)

@@ -68,6 +68,13 @@ export interface RedisConnection {
   evalAndWait<T>(script: Script, keys: string[], args: Array<string | number>, replicas: number, timeoutMs: number): Promise<[T, number]>
   /** Every master right now (Cluster: each shard's master; otherwise the one server). */
   masters(): Promise<NodeRunner[]>
+  /**
+   * A new, unconnected client for a node that hears this store's PUBLISHes, for the change
+   * feed's subscription: the server itself; on Cluster any master (PUBLISH reaches every
+   * node), the `attempt`-th in turn; behind Sentinel the current master (its replicas get
+   * the PUBLISHes through replication, so it stays useful after a failover).
+   */
+  subscriber(attempt: number, name: string): Promise<AnyClient>
   close(): Promise<void>
 }
 
@@ -119,7 +126,11 @@ export async function connectRedis(target: RedisTarget, onError: (e: Error) => v
     const c = target.client as unknown as Record<string, unknown> | null
     if (!c || typeof c.sendCommand !== 'function') throw new ConfigurationError('redisStore: `client` must be a node-redis client, cluster or sentinel')
     if ('masters' in c && 'nodeClient' in c) return clusterConnection(c as unknown as AnyCluster, false)
-    if ('getMasterNode' in c && 'use' in c) return sentinelConnection(c as unknown as AnySentinel, false)
+    if ('getMasterNode' in c && 'use' in c) {
+      // Your Sentinel's node options are not visible to us: the subscriber connects without credentials.
+      const redis = loadRedis()
+      return sentinelConnection(c as unknown as AnySentinel, false, (node, name) => redis.createClient({ name, socket: { host: node.host, port: node.port } }))
+    }
     return clientConnection(c as unknown as AnyClient, false)
   }
   const redis = loadRedis()
@@ -159,7 +170,10 @@ export async function connectRedis(target: RedisTarget, onError: (e: Error) => v
       sentinelRootNodes: target.sentinel.sentinelRootNodes,
       nodeClientOptions: { ...common, ...(target.sentinel.password ? { password: target.sentinel.password } : {}) },
     }) as unknown as AnySentinel
-    return sentinelConnection(await made(sentinel), true)
+    const nodeOptions = { socket: { reconnectStrategy }, ...(target.sentinel.password ? { password: target.sentinel.password } : {}) }
+    return sentinelConnection(await made(sentinel), true, (node, name) =>
+      redis.createClient({ ...nodeOptions, name, socket: { ...nodeOptions.socket, host: node.host, port: node.port } }),
+    )
   }
   throw new ConfigurationError('redisStore: give `url`, `client`, `cluster` or `sentinel`')
 }
@@ -179,6 +193,7 @@ async function clientConnection(client: AnyClient, owned: boolean): Promise<Redi
       return (await Promise.all([reply, acked])) as [never, number]
     },
     masters: async () => [runner],
+    subscriber: async (_attempt, name) => client.duplicate({ name }) as AnyClient,
     async close() {
       if (owned && client.isOpen) await client.close()
     },
@@ -202,13 +217,23 @@ async function clusterConnection(cluster: AnyCluster, owned: boolean): Promise<R
     async masters() {
       return Promise.all(cluster.masters.map(async (m) => clientRunner((await cluster.nodeClient(m)) as AnyClient)))
     },
+    async subscriber(attempt, name) {
+      const masters = cluster.masters
+      const node = masters[attempt % masters.length]
+      if (!node) throw new StoreUnavailableError('redis store: the cluster has no known master')
+      return (await cluster.nodeClient(node)).duplicate({ name }) as AnyClient
+    },
     async close() {
       if (owned && cluster.isOpen) await cluster.close()
     },
   }
 }
 
-async function sentinelConnection(sentinel: AnySentinel, owned: boolean): Promise<RedisConnection> {
+async function sentinelConnection(
+  sentinel: AnySentinel,
+  owned: boolean,
+  clientFor: (node: { host: string; port: number }, name: string) => AnyClient,
+): Promise<RedisConnection> {
   if (!sentinel.isOpen) await sentinel.connect()
   const send = <T>(args: string[], readonly = false) => sentinel.sendCommand<T>(readonly, args)
   const runner: NodeRunner = {
@@ -230,6 +255,11 @@ async function sentinelConnection(sentinel: AnySentinel, owned: boolean): Promis
       })
     },
     masters: async () => [runner],
+    async subscriber(_attempt, name) {
+      const node = sentinel.getMasterNode()
+      if (!node) throw new StoreUnavailableError('redis store: Sentinel knows no master right now')
+      return clientFor(node, name)
+    },
     async close() {
       if (owned && sentinel.isOpen) await sentinel.close()
     },

@@ -5,10 +5,11 @@ import {
   SessionNotFoundError,
   StoreUnavailableError,
 } from '../../core/errors.js'
-import type { ApplyConditions, AttributeChange, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession } from '../../core/store.js'
+import type { ApplyConditions, AttributeChange, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession, StoreWatch } from '../../core/store.js'
 import { connectRedis, type RedisConnection, type RedisTarget, type Script, scriptRefusal, unavailable } from './connection.js'
 import { springSessionStore, type SpringSessionStoreOptions } from '../../interop/spring/store.js'
 import { BUCKETS, bucketOf, KeyLayout } from './keys.js'
+import { watchChanges } from './watch.js'
 import { APPLY, CHANGE_ID, CREATE, DESTROY, EXTEND_LOCK, INDEX_ADD, LEASE, LOAD, LOCK, RAISE_FENCE, REMOVE_IF_VERSION, SWEEP, TOUCH, UNLOCK } from './scripts.js'
 
 export type { RedisTarget } from './connection.js'
@@ -39,6 +40,8 @@ export type RedisStoreOptions = RedisTarget & {
   sweepLeaseMs?: number
   /** Longest wait for the first connection before operations fail with StoreUnavailableError. Default 5 s. */
   connectTimeoutMs?: number
+  /** `CLIENT SETNAME` of the change feed's subscriber connection (see `watch`). Default `sessionmesh-changes`. */
+  changesClientName?: string
   /** Connection errors between reconnects (node-redis keeps reconnecting). Default: ignored. */
   onError?: (error: Error) => void
 }
@@ -152,8 +155,10 @@ export function redisStore(options: RedisStoreOptions) {
     }
   }
 
+  const watches = new Set<StoreWatch>()
   const closeConnection = async () => {
     closed = true
+    await Promise.all([...watches].map((w) => w.close()))
     if (!connection) aborter.abort()
     const c = connection ?? (await connecting.catch(() => null))
     connection = null
@@ -193,13 +198,13 @@ export function redisStore(options: RedisStoreOptions) {
         throw scriptRefusal(e, newId)
       })
       void created
-      const removed = await write<number>(c, REMOVE_IF_VERSION, [keys.session(oldId), keys.expiriesOf(oldId)], [oldId, old.version])
+      const removed = await write<number>(c, REMOVE_IF_VERSION, [keys.session(oldId), keys.expiriesOf(oldId)], [oldId, old.version, keys.changes])
       if (removed === 1) {
         if (old.principal !== null) await indexRemove(c, old.principal, oldId)
         return true
       }
       // Changed (or destroyed) between copy and removal: undo the copy and look again.
-      await write(c, DESTROY, [keys.session(newId), keys.expiriesOf(newId)], [newId, ''])
+      await write(c, DESTROY, [keys.session(newId), keys.expiriesOf(newId)], [newId, '', keys.changes])
       if (removed === -1) return false
     }
     throw new StoreUnavailableError(`redis store: session kept changing while its id was being changed; try again`)
@@ -279,6 +284,7 @@ export function redisStore(options: RedisStoreOptions) {
         delta.principal ?? '',
         inline(),
         delta.maxValueBytes ?? '',
+        keys.changes,
       ]
       for (const [name, change] of delta.attributes) args.push(...changeArgs(name, change))
       const k = [keys.session(id), keys.expiriesOf(id)]
@@ -354,7 +360,7 @@ export function redisStore(options: RedisStoreOptions) {
     async destroy(id) {
       const c = await conn()
       try {
-        const [existed, principal] = await write<[number, string]>(c, DESTROY, [keys.session(id), keys.expiriesOf(id)], [id, inline()])
+        const [existed, principal] = await write<[number, string]>(c, DESTROY, [keys.session(id), keys.expiriesOf(id)], [id, inline(), keys.changes])
         if (!inline() && principal) await indexRemove(c, principal, id)
         return Number(existed) === 1
       } catch (e) {
@@ -367,7 +373,7 @@ export function redisStore(options: RedisStoreOptions) {
       try {
         if (c.mode === 'cluster') return await changeIdAcrossSlots(c, oldId, newId, now)
         const k = [keys.session(oldId), keys.expiriesOf(oldId), keys.session(newId), keys.expiriesOf(newId)]
-        return (await write<number>(c, CHANGE_ID, k, [oldId, newId, now, inline()])) === 1
+        return (await write<number>(c, CHANGE_ID, k, [oldId, newId, now, inline(), keys.changes])) === 1
       } catch (e) {
         throw scriptRefusal(e, newId)
       }
@@ -429,8 +435,15 @@ export function redisStore(options: RedisStoreOptions) {
           if (ids.length > 0) plan.push([b, ids])
           planned += ids.length
         }
-        const found = (await Promise.all(plan.map(([b, ids]) => sweepBucket(c, b, ids, now)))).flat()
-        await Promise.all(found.filter((e) => e.principal !== null).map((e) => indexRemove(c, e.principal as string, e.id)))
+        // A bucket whose script ran has deleted its sessions: its report must not be lost because
+        // another bucket failed. A failed bucket's sessions are still due, so the next sweep retries them.
+        const settled = await Promise.allSettled(plan.map(([b, ids]) => sweepBucket(c, b, ids, now)))
+        const found = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+        if (failed && found.length === 0) throw failed.reason
+        // A failed removal only lingers: findByPrincipal skips ids whose session is gone, and the
+        // next index write for that user prunes entries past their deadline.
+        await Promise.allSettled(found.filter((e) => e.principal !== null).map((e) => indexRemove(c, e.principal as string, e.id)))
         return found
       } catch (e) {
         throw unavailable(e, 'sweep failed')
@@ -447,6 +460,18 @@ export function redisStore(options: RedisStoreOptions) {
         return counts.reduce((a, n) => a + Number(n), 0)
       } catch (e) {
         throw unavailable(e, 'count failed')
+      }
+    },
+
+    /** Every save, destroy and id change any instance makes, as the scripts PUBLISH them (docs/REDIS.md). */
+    watch(listener) {
+      const w = watchChanges(conn, keys.changes, options.changesClientName ?? 'sessionmesh-changes', listener, options.onError ?? (() => {}))
+      watches.add(w)
+      return {
+        close: async () => {
+          watches.delete(w)
+          await w.close()
+        },
       }
     },
 

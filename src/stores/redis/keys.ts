@@ -9,6 +9,7 @@
  *   <prefix>{<bucket>}:expiries   sorted set: id scored by expiresAt (the sweeper's work list)
  *   <prefix>u:{<principal>}       sorted set: ids of one principal scored by absolute deadline
  *   <prefix>lease:sweeper         string: which instance sweeps now
+ *   <prefix>changes               pub/sub channel (not a key): `<version> <id>` per save, `- <id>` per removal
  */
 import { ConfigurationError } from '../../core/errors.js'
 
@@ -52,6 +53,10 @@ export class KeyLayout {
   }
   principal(principal: string): string {
     return `${this.#prefix}u:{${principal}}`
+  }
+  /** The change feed's channel. */
+  get changes(): string {
+    return `${this.#prefix}changes`
   }
   get sweeperLease(): string {
     return `${this.#prefix}lease:sweeper`

@@ -8,6 +8,11 @@
  * taken; a save carrying a lower one is refused); attributes `a:<name>`. A session's lease
  * lock is the string `<prefix>{bucket}:l:<id>` in the same slot.
  *
+ * Change feed: every script that changes or removes a session publishes `<version> <id>`
+ * (`- <id>` when it is gone or renamed) on the store's channel in the same atomic step, so a
+ * near cache elsewhere hears of every change even if the writer dies right after it. PUBLISH
+ * is not a key: it runs on any node, and Redis Cluster forwards it to every node.
+ *
  * Principal index ("inline" mode, one node: standalone or Sentinel): the scripts keep
  * `<prefix>u:{<principal>}` in step in the same call. On Cluster that key lives in another
  * slot, so the scripts return the old principal and the store updates the index in its
@@ -201,8 +206,8 @@ end
  * KEYS: session, bucket expiries[, new principal's index (inline mode, principal set)].
  * ARGV: id, lastAccessedAt, expiresAt, retentionMs, expectedVersion ('' none), fence ('' none),
  * principal op ('' keep, 's' set, 'c' clear), principal, index prefix ('' not inline),
- * maxValueBytes ('' none), then op/name/value triples (op 's' set, 'd' delete, or an atomic
- * op 'i' increment by value, 'a' append element value, 'm' merge object value).
+ * maxValueBytes ('' none), change channel, then op/name/value triples (op 's' set, 'd' delete,
+ * or an atomic op 'i' increment by value, 'a' append element value, 'm' merge object value).
  * Returns { version, old principal or '', then name/new value pairs of the atomic ops }.
  * Every check, atomic results included, happens before the first write: Redis does not roll
  * a script back, so a refusal must come before anything changed.
@@ -217,7 +222,7 @@ if ARGV[5] ~= '' and tonumber(ARGV[5]) ~= tonumber(m[2]) then return redis.error
 if ARGV[6] ~= '' and tonumber(ARGV[6]) < tonumber(m[3]) then return redis.error_reply('SESSIONMESH_FENCE ' .. m[3]) end
 local max = tonumber(ARGV[10])
 local sets, dels, results, computed = {}, {}, {}, {}
-for i = 11, #ARGV, 3 do
+for i = 12, #ARGV, 3 do
   local op, name = ARGV[i], ARGV[i + 1]
   if op == 's' then
     sets[#sets + 1] = 'a:' .. name
@@ -256,6 +261,7 @@ hset_chunks(KEYS[1], sets)
 local v = redis.call('HINCRBY', KEYS[1], '#v', 1)
 redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', tonumber(ARGV[3]) + tonumber(ARGV[4])))
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+redis.call('PUBLISH', ARGV[11], v .. ' ' .. ARGV[1])
 local old = m[4] or ''
 if ARGV[9] ~= '' and ARGV[7] ~= '' and old ~= ARGV[8] then
   if old ~= '' then redis.call('ZREM', ARGV[9] .. '{' .. old .. '}', ARGV[1]) end
@@ -327,7 +333,7 @@ return 1
 )
 
 /**
- * KEYS: session, bucket expiries. ARGV: id, index prefix ('' not inline).
+ * KEYS: session, bucket expiries. ARGV: id, index prefix ('' not inline), change channel.
  * Returns { existed (0/1), principal or '' }.
  */
 export const DESTROY = new Script(
@@ -336,6 +342,7 @@ export const DESTROY = new Script(
 local p = redis.call('HGET', KEYS[1], '#p') or ''
 local existed = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+if existed == 1 then redis.call('PUBLISH', ARGV[3], '- ' .. ARGV[1]) end
 if ARGV[2] ~= '' and p ~= '' then redis.call('ZREM', ARGV[2] .. '{' .. p .. '}', ARGV[1]) end
 return { existed, p }
 `,
@@ -343,7 +350,7 @@ return { existed, p }
 
 /**
  * One node (inline mode) only. KEYS: old session, old bucket expiries, new session, new
- * bucket expiries. ARGV: old id, new id, now, index prefix ('' none).
+ * bucket expiries. ARGV: old id, new id, now, index prefix ('' none), change channel.
  * 0 if the old session is absent or expired; error SESSIONMESH_EXISTS if the new id is live.
  */
 export const CHANGE_ID = new Script(
@@ -357,6 +364,7 @@ if taken and tonumber(taken) > now then return redis.error_reply('SESSIONMESH_EX
 -- RENAME keeps the TTL and replaces an expired leftover under the new id.
 redis.call('RENAME', KEYS[1], KEYS[3])
 redis.call('HSET', KEYS[3], '#i', ARGV[3])
+redis.call('PUBLISH', ARGV[5], '- ' .. ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZADD', KEYS[4], m[1], ARGV[2])
 if ARGV[4] ~= '' and m[2] then
@@ -371,7 +379,8 @@ return 1
 /**
  * Cluster changeId, last step: removes the old session only if it is still at the version
  * that was copied (a write in between makes the caller copy again). KEYS: old session, old
- * bucket expiries. ARGV: old id, copied version. 1 removed, 0 changed meanwhile, -1 gone.
+ * bucket expiries. ARGV: old id, copied version, change channel. 1 removed, 0 changed
+ * meanwhile, -1 gone.
  */
 export const REMOVE_IF_VERSION = new Script(
   'removeIfVersion',
@@ -381,6 +390,7 @@ if not v then return -1 end
 if v ~= ARGV[2] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('PUBLISH', ARGV[3], '- ' .. ARGV[1])
 return 1
 `,
 )
