@@ -6,7 +6,7 @@ import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { buildSessionmesh } from './lib/build.js'
-import { measure, type Measurement } from './lib/load.js'
+import { type LoadSpec, measure, type Measurement } from './lib/load.js'
 import { updateDoc, writeSection } from './lib/markdown.js'
 import { summarizeProfileDir } from './lib/profile.js'
 import { machineBusyMs, MAX_ATTEMPTS, OTHERS_LIMIT, processCpuMs, waitForIdleMachine } from './lib/cpu.js'
@@ -121,25 +121,24 @@ async function runScenario(
     )
     scenario.targets.forEach((t, i) => servers.set(t.name, started[i]!))
     const width = Math.max(16, ...scenario.targets.map((t) => t.name.length))
-    const cookies = new Map<string, string | undefined>()
+    const cookies = new Map<string, string[]>()
     for (const t of scenario.targets) {
       const s = servers.get(t.name)!
-      cookies.set(t.name, await prepareTarget(scenario, t, s.origin))
-      log(`[${scenario.name}] ${t.name.padEnd(width)} pid ${s.child.pid} port ${s.port}: checks passed`)
+      const sessions = await prepareTarget(scenario, t, s.origin, settings.connections)
+      cookies.set(t.name, sessions)
+      log(`[${scenario.name}] ${t.name.padEnd(width)} pid ${s.child.pid} port ${s.port}: checks passed${sessions.length > 1 ? ` (${sessions.length} sessions, one per connection per window)` : ''}`)
     }
-    const specOf = (t: Target) => {
-      const cookie = cookies.get(t.name)
-      return {
-        origin: servers.get(t.name)!.origin,
-        method: scenario.method,
-        path: scenario.path,
-        headers: cookie ? { cookie } : ({} as Record<string, string>),
-        connections: settings.connections,
-        pipelining: settings.pipelining,
-        verifyBody: (body: string) => scenario.verifyBody(body),
-        pid: servers.get(t.name)!.child.pid,
-      }
-    }
+    const specOf = (t: Target): Omit<LoadSpec, 'duration'> => ({
+      origin: servers.get(t.name)!.origin,
+      method: scenario.method,
+      path: scenario.path,
+      headers: {},
+      cookies: cookies.get(t.name)!,
+      connections: settings.connections,
+      pipelining: settings.pipelining,
+      verifyBody: (body: string) => scenario.verifyBody(body),
+      pid: servers.get(t.name)!.child.pid,
+    })
     /** CPU ms the benchmark's own processes have used so far: this runner, the target's server, redis-server. */
     const ownCpuMs = (t: Target): number | null => {
       const server = processCpuMs(servers.get(t.name)!.child.pid)

@@ -5,7 +5,7 @@ export interface Target {
   /** Shown in tables; also the server file bench/servers/<server>.ts. */
   name: string
   server: string
-  /** Needs a session cookie (obtained once via POST /login). */
+  /** Needs a session cookie (obtained via POST /login; see Scenario.sessions). */
   session: boolean
   /** Keeps sessions in the runner's private redis-server (BENCH_REDIS_URL); its store round trips are counted. */
   store?: 'redis'
@@ -28,9 +28,14 @@ export interface Scenario {
   path: string
   targets: Target[]
   ratios: Ratio[]
+  /**
+   * 'shared' (default): one POST /login, every connection sends its cookie. 'per-connection':
+   * one login per connection, so each connection is one user with its own session for the whole run.
+   */
+  sessions?: 'shared' | 'per-connection'
   /** Every response body under load must pass this. */
   verifyBody(body: string): boolean
-  /** Run once per target before measuring: proves the route works and the session is used. */
+  /** Run once per target before measuring (with the first cookie): proves the route works and the session is used. */
   check(origin: string, cookie: string | undefined): Promise<void>
 }
 
@@ -185,7 +190,7 @@ export const scenarios: Scenario[] = [
     name: 'nearcache-readonly',
     title: 'Read-only session request, sessions in Redis, with the near cache (Express 5)',
     description:
-      '`GET /` with a valid session cookie; sessions in one private redis-server. sessionmesh with `bus: redisStreamBus(…)` and `nearCache: true` serves the session from its process after the first read (zero store round trips on a hit), next to sessionmesh without the cache, express-session + connect-redis 9 and bare Express.',
+      '`GET /` with a valid session cookie; sessions in one private redis-server. sessionmesh with `nearCache` (kept coherent by the Redis store\'s change feed, no bus) serves the session from its process after the first read (zero store round trips on a hit), next to sessionmesh without the cache, express-session + connect-redis 9 and bare Express.',
     method: 'GET',
     path: '/',
     targets: nearCacheTargets,
@@ -197,10 +202,37 @@ export const scenarios: Scenario[] = [
     verifyBody: isReadBody,
     check: checkRead,
   },
+  {
+    name: 'nearcache-write',
+    title: 'Session write per request, sessions in Redis, with the near cache (Express 5)',
+    description:
+      '`POST /incr` with per-connection sessions: each connection logs in once and is one user with its own session, so every request is a read-modify-write of that session\'s `n` (bare Express counts in a variable). Sessions in one private redis-server; sessionmesh with `nearCache` (kept coherent by the Redis store\'s change feed, no bus) next to sessionmesh without the cache, express-session + connect-redis 9 and bare Express. The aim for the near cache: load the session from its process and spend one store round trip per request, the save. (One session shared by all connections is not the shape to measure here: with the near cache, concurrent read-then-write on one session is refused with 409 by design, as the cached copy a writer read is stale.)',
+    method: 'POST',
+    path: '/incr',
+    targets: nearCacheTargets,
+    sessions: 'per-connection',
+    ratios: [
+      { numerator: 'sessionmesh (redis + near cache)', denominator: 'express-session + connect-redis', goal: 1.3 },
+      { numerator: 'sessionmesh (redis + near cache)', denominator: 'bare express' },
+      { numerator: 'sessionmesh (redis + near cache)', denominator: 'sessionmesh (redis)' },
+    ],
+    verifyBody: isCountBody,
+    check: checkWrite,
+  },
 ]
 
-export async function prepareTarget(scenario: Scenario, target: Target, origin: string): Promise<string | undefined> {
-  const cookie = target.session ? await login(origin) : undefined
-  await scenario.check(origin, cookie)
-  return cookie
+/** Logins in flight at once when each connection gets its own session. */
+const LOGIN_PARALLELISM = 10
+
+/** Logs in as the scenario needs and checks the target; returns the cookies its connections send in turn (none without a session). */
+export async function prepareTarget(scenario: Scenario, target: Target, origin: string, connections: number): Promise<string[]> {
+  // Per connection: twice as many as connections, so consecutive windows use different ones (see measure()).
+  const wanted = !target.session ? 0 : scenario.sessions === 'per-connection' ? 2 * connections : 1
+  const cookies: string[] = []
+  while (cookies.length < wanted) {
+    const batch = Math.min(LOGIN_PARALLELISM, wanted - cookies.length)
+    cookies.push(...(await Promise.all(Array.from({ length: batch }, () => login(origin)))))
+  }
+  await scenario.check(origin, cookies[0])
+  return cookies
 }

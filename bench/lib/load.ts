@@ -8,6 +8,8 @@ export interface LoadSpec {
   method: 'GET' | 'POST'
   path: string
   headers: Record<string, string>
+  /** Session cookies, sent in turn: connection i sends cookies[i % length] for its whole life. */
+  cookies?: string[]
   connections: number
   pipelining: number
   /** Seconds. */
@@ -49,12 +51,24 @@ export interface StoreWindow {
 
 export class VerificationError extends Error {}
 
+let windows = 0
+
 export async function measure(spec: LoadSpec): Promise<Measurement> {
+  const { cookies = [] } = spec
+  // setupClient runs once per connection and a connection keeps its request across reconnects,
+  // so each connection sends its one cookie for the whole window. Consecutive windows start
+  // at different cookies: a request the previous window abandoned may still be running on
+  // the server, and must not overlap a new one on the same session.
+  let connection = (windows++ * spec.connections) % Math.max(1, cookies.length)
+  const setupClient = (client: autocannon.Client): void => {
+    client.setHeaders({ ...spec.headers, cookie: cookies[connection++ % cookies.length] })
+  }
   const cpuBefore = processCpuMs(spec.pid)
   const result = await autocannon({
     url: spec.origin + spec.path,
     method: spec.method,
     headers: spec.headers,
+    ...(cookies.length ? { setupClient } : {}),
     connections: spec.connections,
     pipelining: spec.pipelining,
     duration: spec.duration,
