@@ -180,9 +180,10 @@ for (const topology of ['standalone', 'cluster'] as const) {
       }
       try {
         await createBatch(0, 150)
-        // Stop whichever instance holds the lease part-way. Its sweep under way may take every
-        // session of the first batch with it (on a loaded machine one sweep can outlast them all),
-        // so the second batch is created only once it has stopped: someone else must sweep those.
+        // Stop whichever instance holds the lease part-way. One of its sweeps may take the whole
+        // first batch (on a loaded machine they can all have expired before the first sweep, or
+        // while the sweep that close() lets finish runs), so the second batch is created only
+        // once it has stopped: someone else must sweep those.
         await until('a first expiry', async () => seen.size > 0, 10_000)
         holder = [...seen.values()][0]!.by.values().next().value!
         await instances[holder]!.close()
