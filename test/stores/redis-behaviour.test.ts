@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import express from 'express'
 import { createClient } from 'redis'
-import { createSessions, NotReplicatedError, type Sessions, TooManySessionsError } from '../../src/index.js'
+import { createSessions, NotReplicatedError, type Sessions, StoreUnavailableError, TooManySessionsError } from '../../src/index.js'
 import { redisStore } from '../../src/stores/redis/index.js'
 import { startExpress } from '../adapters/express-app.js'
 import { type AppHandle, Client } from '../adapters/http.js'
@@ -285,7 +285,8 @@ describe('failures', () => {
   })
 
   it('a sweep whose per-user index clean-up fails still reports every session it removed', async () => {
-    const store = redisStore({ url: server.url, prefix: 'sweepidx:' })
+    const errors: Error[] = []
+    const store = redisStore({ url: server.url, prefix: 'sweepidx:', onError: (e) => errors.push(e) })
     try {
       const now = Date.now()
       const a = sessionRecord({ principal: 'user:broken', expiresAt: now + 50 })
@@ -299,6 +300,48 @@ describe('failures', () => {
       assert.deepEqual(swept.map((e) => e.id).sort(), [a.id, b.id].sort())
       assert.equal(swept.find((e) => e.id === a.id)?.principal, 'user:broken')
       assert.deepEqual(await store.sweep(now + 1_000, 1_000), [])
+      assert.equal(errors.length, 1, 'the lingering index entry is reported')
+      assert.ok(errors[0] instanceof StoreUnavailableError)
+      assert.match(errors[0].message, /1 per-user index entries/)
+      assert.match(String((errors[0].cause as Error).message), /WRONGTYPE/)
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('a sweep with a failing bucket returns the other buckets, reports the failure, and the next sweep retries it', async () => {
+    const errors: Error[] = []
+    const store = redisStore({ url: server.url, prefix: 'sweepbkt:', onError: (e) => errors.push(e) })
+    try {
+      const now = Date.now()
+      const bucketKey = async (id: string) => (await cli(server.port, '--scan', '--pattern', `sweepbkt:*:s:${id}`)).trim()
+      const broken = sessionRecord({ expiresAt: now + 50 })
+      await store.create(broken)
+      const brokenKey = await bucketKey(broken.id)
+      const bucket = (k: string) => /\{([0-9a-f]{2})\}/.exec(k)?.[1]
+      // A second session in another bucket (1 in 256 lands in the same one: make another).
+      let healthy = sessionRecord({ principal: 'user:ok', expiresAt: now + 50 })
+      await store.create(healthy)
+      while (bucket(await bucketKey(healthy.id)) === bucket(brokenKey)) {
+        healthy = sessionRecord({ principal: 'user:ok', expiresAt: now + 50 })
+        await store.create(healthy)
+      }
+      // A session key of the wrong type makes that bucket's sweep script fail.
+      await cli(server.port, 'DEL', brokenKey)
+      await cli(server.port, 'SET', brokenKey, 'not a hash')
+      const swept = await store.sweep(now + 1_000, 1_000)
+      assert.ok(swept.some((e) => e.id === healthy.id && e.principal === 'user:ok'))
+      assert.ok(!swept.some((e) => e.id === broken.id))
+      assert.equal(errors.length, 1)
+      assert.ok(errors[0] instanceof StoreUnavailableError)
+      assert.match(errors[0].message, /sweep: 1 of \d+ buckets failed/)
+      assert.match(String((errors[0].cause as Error).message), /WRONGTYPE/)
+      // The failed bucket's session is still due: once the key is sound, the next sweep reports it.
+      await cli(server.port, 'DEL', brokenKey)
+      assert.deepEqual(
+        (await store.sweep(now + 1_000, 1_000)).map((e) => e.id),
+        [broken.id],
+      )
     } finally {
       await store.close()
     }

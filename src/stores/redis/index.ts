@@ -42,7 +42,11 @@ export type RedisStoreOptions = RedisTarget & {
   connectTimeoutMs?: number
   /** `CLIENT SETNAME` of the change feed's subscriber connection (see `watch`). Default `sessionmesh-changes`. */
   changesClientName?: string
-  /** Connection errors between reconnects (node-redis keeps reconnecting). Default: ignored. */
+  /**
+   * Errors the store lives through without failing a call: connection errors between
+   * reconnects (node-redis keeps reconnecting), and the part of a sweep that failed while the
+   * rest succeeded (its sessions stay due and the next sweep retries them). Default: ignored.
+   */
   onError?: (error: Error) => void
 }
 
@@ -137,7 +141,11 @@ export function redisStore(options: RedisStoreOptions) {
   let connection: RedisConnection | null = null
   let closed = false
   const aborter = new AbortController()
-  const connecting = connectRedis(options, options.onError ?? (() => {}), aborter.signal).then((c) => (connection = c))
+  const onError = options.onError ?? (() => {})
+  /** A failure the store lived through (the call still succeeded), for `onError`. */
+  const report = (e: unknown, what: string) =>
+    onError(new StoreUnavailableError(`redis store: ${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }))
+  const connecting = connectRedis(options, onError, aborter.signal).then((c) => (connection = c))
   connecting.catch(() => {}) // reported to each caller below
   const conn = async (): Promise<RedisConnection> => {
     if (connection) return connection
@@ -439,11 +447,14 @@ export function redisStore(options: RedisStoreOptions) {
         // another bucket failed. A failed bucket's sessions are still due, so the next sweep retries them.
         const settled = await Promise.allSettled(plan.map(([b, ids]) => sweepBucket(c, b, ids, now)))
         const found = settled.flatMap((r) => (r.status === 'fulfilled' ? r.value : []))
-        const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
-        if (failed && found.length === 0) throw failed.reason
+        const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+        if (failed[0] && found.length === 0) throw failed[0].reason
+        if (failed[0]) report(failed[0].reason, `sweep: ${failed.length} of ${plan.length} buckets failed (retried on the next sweep)`)
         // A failed removal only lingers: findByPrincipal skips ids whose session is gone, and the
         // next index write for that user prunes entries past their deadline.
-        await Promise.allSettled(found.filter((e) => e.principal !== null).map((e) => indexRemove(c, e.principal as string, e.id)))
+        const removals = await Promise.allSettled(found.filter((e) => e.principal !== null).map((e) => indexRemove(c, e.principal as string, e.id)))
+        const lingering = removals.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+        if (lingering[0]) report(lingering[0].reason, `sweep: ${lingering.length} per-user index entries of swept sessions not removed`)
         return found
       } catch (e) {
         throw unavailable(e, 'sweep failed')
@@ -465,7 +476,7 @@ export function redisStore(options: RedisStoreOptions) {
 
     /** Every save, destroy and id change any instance makes, as the scripts PUBLISH them (docs/REDIS.md). */
     watch(listener) {
-      const w = watchChanges(conn, keys.changes, options.changesClientName ?? 'sessionmesh-changes', listener, options.onError ?? (() => {}))
+      const w = watchChanges(conn, keys.changes, options.changesClientName ?? 'sessionmesh-changes', listener, onError)
       watches.add(w)
       return {
         close: async () => {
