@@ -267,6 +267,15 @@ describe('the per-user index through the manager', () => {
   })
 })
 
+/** The one failure a store reported through `onError`: StoreUnavailableError over Redis's WRONGTYPE reply. */
+function assertOneWrongTypeReport(errors: Error[], message: RegExp): void {
+  assert.equal(errors.length, 1, 'the failure is reported, once')
+  const [e] = errors
+  assert.ok(e instanceof StoreUnavailableError)
+  assert.match(e.message, message)
+  assert.match(String((e.cause as Error).message), /WRONGTYPE/)
+}
+
 describe('failures', () => {
   it('reloads its scripts after SCRIPT FLUSH (NOSCRIPT) without failing a request', async () => {
     const sessions = createSessions({ store: redisStore({ url: server.url, prefix: 'flush:' }), secret: SECRET, sweepInterval: false })
@@ -300,10 +309,7 @@ describe('failures', () => {
       assert.deepEqual(swept.map((e) => e.id).sort(), [a.id, b.id].sort())
       assert.equal(swept.find((e) => e.id === a.id)?.principal, 'user:broken')
       assert.deepEqual(await store.sweep(now + 1_000, 1_000), [])
-      assert.equal(errors.length, 1, 'the lingering index entry is reported')
-      assert.ok(errors[0] instanceof StoreUnavailableError)
-      assert.match(errors[0].message, /1 per-user index entries/)
-      assert.match(String((errors[0].cause as Error).message), /WRONGTYPE/)
+      assertOneWrongTypeReport(errors, /1 per-user index entries/)
     } finally {
       await store.close()
     }
@@ -332,10 +338,7 @@ describe('failures', () => {
       const swept = await store.sweep(now + 1_000, 1_000)
       assert.ok(swept.some((e) => e.id === healthy.id && e.principal === 'user:ok'))
       assert.ok(!swept.some((e) => e.id === broken.id))
-      assert.equal(errors.length, 1)
-      assert.ok(errors[0] instanceof StoreUnavailableError)
-      assert.match(errors[0].message, /sweep: 1 of \d+ buckets failed/)
-      assert.match(String((errors[0].cause as Error).message), /WRONGTYPE/)
+      assertOneWrongTypeReport(errors, /sweep: 1 of \d+ buckets failed/)
       // The failed bucket's session is still due: once the key is sound, the next sweep reports it.
       await cli(server.port, 'DEL', brokenKey)
       assert.deepEqual(
