@@ -317,7 +317,15 @@ describe('failures', () => {
 
   it('a sweep with a failing bucket returns the other buckets, reports the failure, and the next sweep retries it', async () => {
     const errors: Error[] = []
-    const store = redisStore({ url: server.url, prefix: 'sweepbkt:', onError: (e) => errors.push(e) })
+    // The handler also throws: that must not cost the sweep its report.
+    const store = redisStore({
+      url: server.url,
+      prefix: 'sweepbkt:',
+      onError: (e) => {
+        errors.push(e)
+        throw new Error('a handler that throws')
+      },
+    })
     try {
       const now = Date.now()
       const bucketKey = async (id: string) => (await cli(server.port, '--scan', '--pattern', `sweepbkt:*:s:${id}`)).trim()

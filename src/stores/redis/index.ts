@@ -143,8 +143,13 @@ export function redisStore(options: RedisStoreOptions) {
   const aborter = new AbortController()
   const onError = options.onError ?? (() => {})
   /** A failure the store lived through (the call still succeeded), for `onError`. */
-  const report = (e: unknown, what: string) =>
-    onError(new StoreUnavailableError(`redis store: ${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }))
+  const report = (e: unknown, what: string) => {
+    try {
+      onError(new StoreUnavailableError(`redis store: ${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e }))
+    } catch {
+      // A throwing handler must not fail the call: a sweep would lose the report of what it removed.
+    }
+  }
   const connecting = connectRedis(options, onError, aborter.signal).then((c) => (connection = c))
   connecting.catch(() => {}) // reported to each caller below
   const conn = async (): Promise<RedisConnection> => {
