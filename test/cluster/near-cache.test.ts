@@ -47,12 +47,15 @@ describe('near cache over a change bus', () => {
   const read = async (sessions: Sessions, name: string) => (await run(sessions, cookie)).session.get(name)
 
   it('serves a read-only request on a valid entry with zero store calls', async () => {
-    assert.equal(await read(b, 'user'), 'alice') // fills the cache
+    const misses = b.nearCacheStats()?.misses ?? 0
+    assert.equal(await read(b, 'user'), 'alice') // B's first read: a miss, which fills the cache
+    assert.equal(b.nearCacheStats()?.misses, misses + 1)
     const before = bStore.calls.length
     const hits = b.nearCacheStats()?.hits ?? 0
     assert.equal(await read(b, 'user'), 'alice')
     assert.equal(bStore.calls.length, before, 'no store call on a hit')
     assert.equal(b.nearCacheStats()?.hits, hits + 1)
+    assert.equal(b.nearCacheStats()?.misses, misses + 1, 'a hit is not also counted as a miss')
   })
 
   it('a change on A invalidates B: B reads the new value', async () => {
