@@ -229,9 +229,9 @@ export class Sessions {
       }
       for (const kind of ['created', 'destroyed', 'expired', 'id-changed'] as const) this.events.on(kind, drop)
       this.events.on('updated', (e) => {
-        if ((e as { origin?: string }).origin !== undefined) drop(e)
+        if ('origin' in e) drop(e)
       })
-      if (up.bus && up.store) cache.setEnabled(true)
+      // Not enabled here: a cache always has a feed to wait for, and `status` enables it.
     }
     const watch =
       cache && this.store.watch
