@@ -5,7 +5,7 @@ import HashRingPackage from 'hashring'
 import { HashRing } from '../src/cluster/index.js'
 import type { CustomScenario } from './lib/custom.js'
 import { machine, type Machine } from './lib/report.js'
-import { nodeIds, prng, sessionIds } from '../test/support/ring-data.js'
+import { nodeIds, prng, sessionIds } from '../harness/ring-data.js'
 
 const NODES = 10
 const SEEDS = 30

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient } from 'redis'
-import { freePort, until } from '../../test/support/redis.js'
+import { freePort, until } from '../../harness/redis.js'
 import { trackChild } from './servers.js'
 
 const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server'

@@ -7,7 +7,7 @@
  * fault restarts it once the promotion is done, as an operator (or an orchestrator) would.
  */
 import { join } from 'node:path'
-import { cli, type RedisProcess, startCluster, startRedis, until } from '../../test/support/redis.js'
+import { cli, type RedisProcess, startCluster, startRedis, until } from '../../harness/redis.js'
 import { type AppProcess, spawnApp } from '../lib/app.js'
 import { settle, statusCounts, timeline, Traffic } from '../lib/traffic.js'
 import { type Check, type Fault, int, lostText, ms, sleep, target, verdict } from '../lib/types.js'

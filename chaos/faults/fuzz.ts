@@ -6,7 +6,7 @@
  * Findings: any 5xx, any request without an answer, a malformed Set-Cookie, an `error`
  * event, a crash.
  */
-import { hostileCookie, Rng, utf8AsLatin1 } from '../../test/adapters/fuzz.js'
+import { hostileCookie, Rng, utf8AsLatin1 } from '../../harness/fuzz.js'
 import { spawnApp } from '../lib/app.js'
 import { HttpClient, NO_ANSWER } from '../lib/http.js'
 import { type Check, type Fault, int, verdict } from '../lib/types.js'

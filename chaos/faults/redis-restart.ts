@@ -4,7 +4,7 @@
  * (Express + redisStore) runs in its own OS process; eight users write, read and increment.
  * Full variant: three kill/restart cycles with a 3 s outage each; short: one with 1 s.
  */
-import { type RedisProcess, startRedis } from '../../test/support/redis.js'
+import { type RedisProcess, startRedis } from '../../harness/redis.js'
 import { spawnApp } from '../lib/app.js'
 import { firstPong } from '../lib/ping.js'
 import { statusCounts, type Timeline, timeline, Traffic } from '../lib/traffic.js'

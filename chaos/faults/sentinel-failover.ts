@@ -4,7 +4,7 @@
  * `durability: 'replicated'` (WAIT 1, 500 ms) and one with the default `async`, so both
  * lost-acknowledged-save counts come from the same failover.
  */
-import { cli, startSentinel, until } from '../../test/support/redis.js'
+import { cli, startSentinel, until } from '../../harness/redis.js'
 import { type AppProcess, spawnApp } from '../lib/app.js'
 import { settle, statusCounts, timeline, Traffic } from '../lib/traffic.js'
 import { type Check, type Fault, int, lostText, ms, sleep, target, verdict } from '../lib/types.js'

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { cli, startRedis } from '../../test/support/redis.js'
+import { cli, startRedis } from '../../harness/redis.js'
 import { spawnApp, type AppProcess } from '../lib/app.js'
 import { HttpClient, User } from '../lib/http.js'
 import { type Check, type Fault, type FaultContext, int, sleep, target, verdict } from '../lib/types.js'

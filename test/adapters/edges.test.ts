@@ -13,7 +13,7 @@ import { session as expressSession } from '../../src/adapters/express/index.js'
 import { session as honoSession, type SessionVariables } from '../../src/adapters/hono/index.js'
 import { type SessionRequest, withSession } from '../../src/adapters/node/index.js'
 import type { Sessions } from '../../src/index.js'
-import { type AppHandle, closeServer, listen, urlOf } from './http.js'
+import { type AppHandle, closeServer, listen, urlOf } from '../../harness/http.js'
 import { param } from './routes.js'
 import { withApp } from './suite.js'
 

@@ -3,7 +3,7 @@ import { createServer } from 'node:http'
 import type { Express, NextFunction, Request, RequestHandler, Response } from 'express'
 import { session } from '../../src/adapters/express/index.js'
 import type { Sessions } from '../../src/index.js'
-import { type AppHandle, listen } from './http.js'
+import { type AppHandle, listen } from '../../harness/http.js'
 import { getReply, jsonParam, param, redirectTarget } from './routes.js'
 
 /** Express 4 does not catch rejected promises: hand them to `next` (Express 5 would too). */

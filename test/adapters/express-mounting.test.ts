@@ -10,7 +10,7 @@ import expressSessionLib from 'express-session'
 import { session } from '../../src/adapters/express/index.js'
 import { createSessions } from '../../src/index.js'
 import { createServer } from 'node:http'
-import { listen } from './http.js'
+import { listen } from '../../harness/http.js'
 
 const SECRET = 'mounting-secret-0123456789-abcdefghijkl'
 

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import { session } from '../../src/adapters/fastify/index.js'
 import type { Sessions } from '../../src/index.js'
-import { urlOf } from './http.js'
+import { urlOf } from '../../harness/http.js'
 import { getReply, jsonParam, param, redirectTarget } from './routes.js'
 import { describeAdapter } from './suite.js'
 

@@ -4,7 +4,7 @@ import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { session, type SessionVariables } from '../../src/adapters/hono/index.js'
 import type { Sessions } from '../../src/index.js'
-import { closeServer, urlOf } from './http.js'
+import { closeServer, urlOf } from '../../harness/http.js'
 import { asError, getReply, jsonParam, param, redirectTarget } from './routes.js'
 import { describeAdapter } from './suite.js'
 

@@ -2,7 +2,7 @@ import { createServer } from 'node:http'
 import Koa, { type Context, type Middleware } from 'koa'
 import { session } from '../../src/adapters/koa/index.js'
 import type { Sessions } from '../../src/index.js'
-import { listen } from './http.js'
+import { listen } from '../../harness/http.js'
 import { asError, getReply, jsonParam, param, redirectTarget } from './routes.js'
 import { describeAdapter } from './suite.js'
 

@@ -1,7 +1,7 @@
 import { createServer, type ServerResponse } from 'node:http'
 import { type SessionRequest, withSession } from '../../src/adapters/node/index.js'
 import type { Sessions } from '../../src/index.js'
-import { listen } from './http.js'
+import { listen } from '../../harness/http.js'
 import { getReply, jsonParam, param, redirectTarget } from './routes.js'
 import { describeAdapter } from './suite.js'
 

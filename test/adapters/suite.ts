@@ -12,10 +12,10 @@ import { describe, it } from 'node:test'
 import { sqliteBus } from '../../src/cluster/bus/sqlite.js'
 import { createSessions, memoryStore, StoreUnavailableError } from '../../src/index.js'
 import { sqliteStore } from '../../src/stores/sqlite/index.js'
-import { until } from '../support/redis.js'
+import { until } from '../../harness/redis.js'
 import type { Sessions, SessionsOptions } from '../../src/index.js'
-import { type FuzzCase, hostileCookie, Rng, sendFromWorker } from './fuzz.js'
-import { type AppHandle, Client, cookieAttributes, isClearing } from './http.js'
+import { type FuzzCase, hostileCookie, Rng, sendFromWorker } from '../../harness/fuzz.js'
+import { type AppHandle, Client, cookieAttributes, isClearing } from '../../harness/http.js'
 import { flakyStore, slowStore } from './stores.js'
 
 export type StartApp = (sessions: Sessions) => Promise<AppHandle>

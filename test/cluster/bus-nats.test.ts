@@ -9,8 +9,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { jetstream } from '@nats-io/jetstream'
 import { natsBus } from '../../src/cluster/bus/nats.js'
 import type { BusEvent } from '../../src/cluster/bus/types.js'
-import { startNats, type NatsProcess } from '../support/nats.js'
-import { until } from '../support/redis.js'
+import { startNats, type NatsProcess } from '../../harness/nats.js'
+import { until } from '../../harness/redis.js'
 import { busSuite } from './fixtures/bus-suite.js'
 
 let server: NatsProcess

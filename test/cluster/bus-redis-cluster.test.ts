@@ -5,7 +5,7 @@
  */
 import { after, before } from 'node:test'
 import { redisStreamBus } from '../../src/cluster/bus/redis-streams.js'
-import { cli, startCluster, type RedisClusterProcesses } from '../support/redis.js'
+import { cli, startCluster, type RedisClusterProcesses } from '../../harness/redis.js'
 import { busSuite, killByName } from './fixtures/bus-suite.js'
 
 let cluster: RedisClusterProcesses

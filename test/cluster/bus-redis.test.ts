@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test'
 import { BusGapError, MalformedEventError } from '../../src/cluster/bus/errors.js'
 import { redisStreamBus } from '../../src/cluster/bus/redis-streams.js'
 import type { BusEvent } from '../../src/cluster/bus/types.js'
-import { cli, startRedis, until, type RedisProcess } from '../support/redis.js'
+import { cli, startRedis, until, type RedisProcess } from '../../harness/redis.js'
 import { busSuite, killByName } from './fixtures/bus-suite.js'
 
 let server: RedisProcess

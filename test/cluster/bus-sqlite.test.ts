@@ -13,7 +13,7 @@ import { BusGapError } from '../../src/cluster/bus/errors.js'
 import { sqliteBus } from '../../src/cluster/bus/sqlite.js'
 import type { BusEvent } from '../../src/cluster/bus/types.js'
 import { sqliteStore } from '../../src/stores/sqlite/index.js'
-import { until } from '../support/redis.js'
+import { until } from '../../harness/redis.js'
 import { busSuite } from './fixtures/bus-suite.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'sessionmesh-sqlite-bus-'))

@@ -7,7 +7,7 @@ import { before, describe, it, type TestContext } from 'node:test'
 import fc from 'fast-check'
 import { BoundedLoadRing, DEFAULT_VNODES, HashRing, murmur3, RendezvousHash, type Ring } from '../../src/cluster/index.js'
 import { ConfigurationError } from '../../src/core/errors.js'
-import { nodeIds, prng, sessionIds } from '../support/ring-data.js'
+import { nodeIds, prng, sessionIds } from '../../harness/ring-data.js'
 
 const SEEDS = 30
 const KEYS = 100_000

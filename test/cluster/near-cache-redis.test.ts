@@ -11,7 +11,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { after, before, describe, it } from 'node:test'
-import { cli, type RedisClusterProcesses, type RedisProcess, startCluster, startRedis, until } from '../support/redis.js'
+import { cli, type RedisClusterProcesses, type RedisProcess, startCluster, startRedis, until } from '../../harness/redis.js'
 import { call } from '../consistency/support.js'
 
 const APP = fileURLToPath(new URL('./fixtures/cache-app.ts', import.meta.url))

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test'
 import { sqliteBus } from '../../src/cluster/bus/sqlite.js'
 import { ConfigurationError, createSessions, memoryStore, type Sessions, VersionConflictError } from '../../src/index.js'
 import { sqliteStore } from '../../src/stores/sqlite/index.js'
-import { until } from '../support/redis.js'
+import { until } from '../../harness/redis.js'
 import { cookiePair, recording, run, SECRET } from '../core/helpers.js'
 
 describe('near cache over a change bus', () => {

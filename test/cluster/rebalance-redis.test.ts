@@ -11,7 +11,7 @@ import { createSessions } from '../../src/index.js'
 import type { SessionStore } from '../../src/core/store.js'
 import { redisStore } from '../../src/stores/redis/index.js'
 import { cookiePair, run, SECRET } from '../core/helpers.js'
-import { startRedis, until, type RedisProcess } from '../support/redis.js'
+import { startRedis, until, type RedisProcess } from '../../harness/redis.js'
 
 const SESSIONS = 10_000
 const WORKERS = 24

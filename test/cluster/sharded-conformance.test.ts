@@ -5,7 +5,7 @@ import { after, before } from 'node:test'
 import { shardedStore } from '../../src/cluster/index.js'
 import { memoryStore } from '../../src/stores/memory/index.js'
 import { redisStore } from '../../src/stores/redis/index.js'
-import { startRedis, type RedisProcess } from '../support/redis.js'
+import { startRedis, type RedisProcess } from '../../harness/redis.js'
 import { describeStoreConformance } from '../stores/conformance.js'
 
 let servers: RedisProcess[] = []

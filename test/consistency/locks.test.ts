@@ -34,7 +34,7 @@ import {
 } from '../../src/index.js'
 import { quorumLocks, redisStore } from '../../src/stores/redis/index.js'
 import { run } from '../core/helpers.js'
-import { type RedisProcess, startRedis, until } from '../support/redis.js'
+import { type RedisProcess, startRedis, until } from '../../harness/redis.js'
 import type { HistoryEntry } from './fixtures/app.js'
 import { storeFrom } from './fixtures/stores.js'
 

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { freePort, until } from '../support/redis.js'
+import { freePort, until } from '../../harness/redis.js'
 
 export interface Shop {
   /** The URL the demo printed, e.g. `http://localhost:41234/`. */

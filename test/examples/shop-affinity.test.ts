@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { until } from '../support/redis.js'
+import { until } from '../../harness/redis.js'
 import { alive, allGone, call, login, type Shop, startShop } from './harness.js'
 
 describe('npm start with --affinity', () => {

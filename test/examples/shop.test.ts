@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { startRedis, type RedisProcess, until } from '../support/redis.js'
+import { startRedis, type RedisProcess, until } from '../../harness/redis.js'
 import { allGone, alive, call, login, type Shop, startShop } from './harness.js'
 
 const SERVICES = ['auth', 'cart', 'orders'] as const

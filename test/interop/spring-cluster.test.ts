@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test'
 import { springSessionStore } from '../../src/interop/spring/store.js'
 import { connectRedis, type RedisConnection } from '../../src/stores/redis/connection.js'
 import { describeStoreConformance, sessionRecord } from '../stores/conformance.js'
-import { type RedisClusterProcesses, startCluster } from '../support/redis.js'
+import { type RedisClusterProcesses, startCluster } from '../../harness/redis.js'
 import { keysOf, roundUpToNextMinute } from './fixtures/spring/spring-writes.js'
 
 let cluster: RedisClusterProcesses

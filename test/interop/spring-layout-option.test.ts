@@ -6,8 +6,8 @@ import { createSessions } from '../../src/index.js'
 import { springSessionTokens } from '../../src/interop/index.js'
 import { redisStore } from '../../src/stores/redis/index.js'
 import { startExpress } from '../adapters/express-app.js'
-import { Client } from '../adapters/http.js'
-import { cli, startRedis, type RedisProcess } from '../support/redis.js'
+import { Client } from '../../harness/http.js'
+import { cli, startRedis, type RedisProcess } from '../../harness/redis.js'
 
 let redis: RedisProcess
 before(async () => {

@@ -12,7 +12,7 @@ import { session } from '../../src/adapters/express/index.js'
 import { createSessions, MissingDependencyError, ConfigurationError, type Sessions } from '../../src/index.js'
 import { loadPromClient, sessionMetrics, type SessionMetrics } from '../../src/metrics/index.js'
 import { sqliteStore } from '../../src/stores/sqlite/index.js'
-import { type AppHandle, Client, listen } from '../adapters/http.js'
+import { type AppHandle, Client, listen } from '../../harness/http.js'
 import { SECRET } from '../core/helpers.js'
 
 interface Sample {

@@ -9,8 +9,8 @@ import express from 'express'
 import { createSessions, type Sessions } from '../../src/index.js'
 import { redisStore } from '../../src/stores/redis/index.js'
 import { startExpress } from '../adapters/express-app.js'
-import { type AppHandle, Client } from '../adapters/http.js'
-import { startSentinel, until, type SentinelProcesses } from '../support/redis.js'
+import { type AppHandle, Client } from '../../harness/http.js'
+import { startSentinel, until, type SentinelProcesses } from '../../harness/redis.js'
 
 const SECRET = 'redis-failover-test-secret-0123456789abcdef'
 
