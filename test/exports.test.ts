@@ -29,6 +29,7 @@ const EXPECTED: Record<string, string[]> = {
   './koa': ['session'],
   './hono': ['session'],
   './node': ['withSession'],
+  './testing': ['describeStoreConformance'],
 }
 
 const subpaths = Object.keys(pkg.exports).filter((p) => p !== './package.json')

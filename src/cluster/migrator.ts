@@ -11,12 +11,13 @@ import {
   StoreUnavailableError,
   VersionConflictError,
 } from '../core/errors.js'
-import type { AttributeChange, ScanPage, SessionDelta, SessionStore, StoredSession } from '../core/store.js'
+import type { CompleteStore } from '../core/fallbacks.js'
+import type { AttributeChange, ScanPage, SessionDelta, StoredSession } from '../core/store.js'
 import { NodeUnavailableError } from './errors.js'
 import type { HashRing } from './hash-ring.js'
 
 /** Runs one operation on one node, turning its failures into NodeUnavailableError. */
-export type NodeCall = <T>(node: string, op: string, id: string | undefined, fn: (store: SessionStore) => Promise<T>) => Promise<T>
+export type NodeCall = <T>(node: string, op: string, id: string | undefined, fn: (store: CompleteStore) => Promise<T>) => Promise<T>
 
 /** What became of one move: copied and the source retired, nothing at the source, already copied by someone else, or destroyed meanwhile. */
 export type MoveOutcome = 'moved' | 'absent' | 'elsewhere' | 'destroyed'

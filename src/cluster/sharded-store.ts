@@ -1,5 +1,6 @@
 import { ConfigurationError, SessionMeshError, StoreUnavailableError } from '../core/errors.js'
-import type { ScanPage, SessionStore, StoredSession } from '../core/store.js'
+import { type CompleteStore, withFallbacks } from '../core/fallbacks.js'
+import type { ScanPage, SessionStore, StoredSession, StoreWatch, StoreWatchListener } from '../core/store.js'
 import { NodeUnavailableError, RebalanceInProgressError } from './errors.js'
 import { HashRing } from './hash-ring.js'
 import { type MoveOutcome, moveSession, type RebalanceProgress, runMigration, transferId } from './migrator.js'
@@ -47,7 +48,7 @@ export interface ShardedStoreControl {
   readonly nodes: readonly string[]
   readonly rebalance: Rebalance | null
   ownerOf(id: string): string
-  storeOf(name: string): SessionStore | undefined
+  storeOf(name: string): CompleteStore | undefined
   addNode(name: string, store: SessionStore, weight?: number): Rebalance
   removeNode(name: string, options?: { drain?: boolean }): Rebalance
 }
@@ -59,7 +60,7 @@ interface View {
   /** The ring before the change being migrated; null when none is. */
   readonly prev: HashRing | null
   /** Every node of `ring` and `prev`. */
-  readonly stores: ReadonlyMap<string, SessionStore>
+  readonly stores: ReadonlyMap<string, CompleteStore>
   /** Resolves once operations routed by an older ring have finished: moves wait for it. */
   readonly ready: Promise<void>
 }
@@ -79,16 +80,16 @@ class Router {
   #drained: (() => void) | null = null
   #locks = new Map<string, Promise<void>>()
   /** Every store ever a node, so an operation routed by an older view can still reach a node removed since. */
-  #known = new Map<string, SessionStore>()
+  #known = new Map<string, CompleteStore>()
   movedOnAccess = 0
 
-  constructor(ring: HashRing, stores: Map<string, SessionStore>) {
+  constructor(ring: HashRing, stores: Map<string, CompleteStore>) {
     this.view = { gen: 0, ring, prev: null, stores, ready: resolved }
     for (const [name, store] of stores) this.#known.set(name, store)
   }
 
   /** Runs `op` on node `node`; failures other than store refusals become NodeUnavailableError naming the node. */
-  readonly call = async <T>(node: string, op: string, id: string | undefined, fn: (store: SessionStore) => Promise<T>): Promise<T> => {
+  readonly call = async <T>(node: string, op: string, id: string | undefined, fn: (store: CompleteStore) => Promise<T>): Promise<T> => {
     const store = this.view.stores.get(node) ?? this.#known.get(node)
     if (!store) throw new NodeUnavailableError(node, op, new Error('no such node'))
     try {
@@ -116,7 +117,7 @@ class Router {
   }
 
   /** Switches to `ring`, keeping `prev` to fall back to (and `stores` for both). */
-  change(ring: HashRing, prev: HashRing | null, stores: Map<string, SessionStore>): View {
+  change(ring: HashRing, prev: HashRing | null, stores: Map<string, CompleteStore>): View {
     for (const [name, store] of stores) this.#known.set(name, store)
     this.#older += this.#current
     this.#current = 0
@@ -126,7 +127,7 @@ class Router {
   }
 
   /** The migration is over: no more fallback. Same generation (nothing needs draining). */
-  settle(stores: Map<string, SessionStore>): void {
+  settle(stores: Map<string, CompleteStore>): void {
     this.view = { ...this.view, prev: null, stores }
   }
 
@@ -163,7 +164,7 @@ class Router {
    * The routing helper every per-session operation goes through: during a rebalance, first
    * moves the session from its previous owner if it is still there, then runs `fn` on the owner.
    */
-  onOwner<T>(id: string, now: number | undefined, op: string, fn: (store: SessionStore) => Promise<T>): Promise<T> {
+  onOwner<T>(id: string, now: number | undefined, op: string, fn: (store: CompleteStore) => Promise<T>): Promise<T> {
     return this.tracked(async (view) => {
       const to = view.ring.owner(id)
       const from = Router.moving(view, id, to)
@@ -178,7 +179,7 @@ class Router {
    * retires the source, so a session in flight is on one of the two at every instant, and
    * owner - previous owner - owner cannot miss it.
    */
-  read(id: string, now: number, fn: (store: SessionStore) => Promise<StoredSession | null>): Promise<StoredSession | null> {
+  read(id: string, now: number, fn: (store: CompleteStore) => Promise<StoredSession | null>): Promise<StoredSession | null> {
     return this.tracked(async (view) => {
       const to = view.ring.owner(id)
       const found = await this.call(to, 'load', id, fn)
@@ -217,11 +218,14 @@ export function shardedStore(options: ShardedStoreOptions) {
     ? (options.nodes as ReadonlyArray<ShardNode>)
     : Object.entries(options.nodes as Record<string, SessionStore>).map(([name, store]) => ({ name, store }))
   if (nodes.length === 0) throw new ConfigurationError('shardedStore: give at least one node')
-  const stores = new Map<string, SessionStore>()
+  const stores = new Map<string, CompleteStore>()
   for (const n of nodes) {
     if (!n || typeof n.store?.load !== 'function') throw new ConfigurationError(`shardedStore: node "${n?.name}" has no store`)
-    stores.set(n.name, n.store)
+    stores.set(n.name, withFallbacks(n.store))
   }
+  // The change feed passes through when every node has one (a sharded Redis fleet needs no bus).
+  const watchable = [...stores.values()].every((s) => typeof s.watch === 'function')
+  const feeds = new Set<ShardFeeds>()
   const ring = new HashRing({
     vnodes: options.vnodes,
     seed: options.seed,
@@ -237,11 +241,14 @@ export function shardedStore(options: ShardedStoreOptions) {
   let current: Rebalance | null = null
 
   /** Applies a ring change and starts moving what it displaced. */
-  const rebalance = (after: HashRing, added: [string, SessionStore] | null, removed: string | null, drain: boolean): Rebalance => {
+  const rebalance = (after: HashRing, added: [string, CompleteStore] | null, removed: string | null, drain: boolean): Rebalance => {
     if (current) throw new RebalanceInProgressError()
     const view = router.view
     const all = new Map(view.stores)
-    if (added) all.set(added[0], added[1])
+    if (added) {
+      all.set(added[0], added[1])
+      for (const f of feeds) f.follow(added[0], added[1])
+    }
     const kept = new Map(all)
     if (removed !== null) kept.delete(removed)
     const progress: RebalanceProgress = { phase: 'done', scanned: 0, total: 0, moved: 0, skipped: 0, remaining: 0, movedOnAccess: 0, errors: 0 }
@@ -249,6 +256,7 @@ export function shardedStore(options: ShardedStoreOptions) {
     const to = after.nodes
     if (!drain) {
       router.change(after, null, kept)
+      for (const f of feeds) f.unfollowOthers(kept)
       return { from, to, progress, done: Promise.resolve(progress) }
     }
     const next = router.change(after, view.ring, all)
@@ -279,6 +287,7 @@ export function shardedStore(options: ShardedStoreOptions) {
     }).then(
       () => {
         router.settle(kept)
+        for (const f of feeds) f.unfollowOthers(kept)
         progress.phase = 'done'
         current = null
         report()
@@ -305,6 +314,24 @@ export function shardedStore(options: ShardedStoreOptions) {
 
   return {
     kind: 'sharded',
+    atomic: true as const,
+
+    ...(watchable
+      ? {
+          /** Every node's change feed, merged: delivering only while all of them are. */
+          watch(listener: StoreWatchListener): StoreWatch {
+            const group = new ShardFeeds(listener)
+            for (const [name, store] of router.view.stores) group.follow(name, store)
+            feeds.add(group)
+            return {
+              close: async () => {
+                feeds.delete(group)
+                await group.close()
+              },
+            }
+          },
+        }
+      : {}),
 
     /** Names of the nodes on the ring now. */
     get nodes(): readonly string[] {
@@ -322,7 +349,7 @@ export function shardedStore(options: ShardedStoreOptions) {
     },
 
     /** A node's own store (for tests and tools that inspect one node), or undefined. */
-    storeOf(name: string): SessionStore | undefined {
+    storeOf(name: string): CompleteStore | undefined {
       return router.view.stores.get(name)
     },
 
@@ -335,7 +362,7 @@ export function shardedStore(options: ShardedStoreOptions) {
       if (typeof store?.load !== 'function') throw new ConfigurationError(`shardedStore: node "${name}" has no store`)
       const after = router.view.ring.clone()
       after.add(name, { weight })
-      return rebalance(after, [name, store], null, true)
+      return rebalance(after, [name, withFallbacks(store)], null, true)
     },
 
     /**
@@ -397,7 +424,11 @@ export function shardedStore(options: ShardedStoreOptions) {
           if (previous !== null) await router.move(view, id, previous, owner, now)
         }
         if (from === to) return router.call(from, 'changeId', oldId, (s) => s.changeId(oldId, newId, now))
-        return transferId(router.call, oldId, newId, from, to, now)
+        const moved = await transferId(router.call, oldId, newId, from, to, now)
+        // The old node announced the retire as a write (its copy expired, then was removed);
+        // watchers are told the id is gone, as a changeId on one node would say.
+        if (moved) for (const f of feeds) f.announce(oldId, null)
+        return moved
       })
     },
 
@@ -475,6 +506,8 @@ export function shardedStore(options: ShardedStoreOptions) {
 
     async close() {
       closing.abort()
+      await Promise.all([...feeds].map((f) => f.close()))
+      feeds.clear()
       await current?.done.catch(() => {})
       await Promise.all([...router.view.stores.values()].map((s) => s.close()))
     },
@@ -491,6 +524,61 @@ export function shardedStore(options: ShardedStoreOptions) {
       }),
     )
     return page.filter((_, i) => checks[i])
+  }
+}
+
+/** One `watch` of a sharded store: a feed per node, delivering only while every node's is. */
+class ShardFeeds {
+  readonly #listener: StoreWatchListener
+  readonly #nodes = new Map<string, { up: boolean; watch: StoreWatch | null }>()
+  #reported: boolean | null = null
+
+  constructor(listener: StoreWatchListener) {
+    this.#listener = listener
+  }
+
+  follow(name: string, store: SessionStore): void {
+    if (this.#nodes.has(name)) return
+    const feed: { up: boolean; watch: StoreWatch | null } = { up: false, watch: null }
+    this.#nodes.set(name, feed)
+    // A node without a feed keeps the whole feed down: its changes would go unannounced.
+    feed.watch =
+      store.watch?.({
+        changed: (id, version) => this.#listener.changed(id, version),
+        status: (connected) => {
+          feed.up = connected
+          this.#report()
+        },
+      }) ?? null
+    this.#report()
+  }
+
+  /** A change the sharded store itself knows of (an id moved between nodes). */
+  announce(id: string, version: number | null): void {
+    this.#listener.changed(id, version)
+  }
+
+  /** Stops following the nodes that left the ring. */
+  unfollowOthers(kept: ReadonlyMap<string, unknown>): void {
+    for (const [name, feed] of this.#nodes) {
+      if (kept.has(name)) continue
+      this.#nodes.delete(name)
+      void feed.watch?.close().catch(() => {})
+    }
+    this.#report()
+  }
+
+  #report(): void {
+    const up = [...this.#nodes.values()].every((f) => f.up)
+    if (up === this.#reported) return
+    this.#reported = up
+    this.#listener.status(up)
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#nodes.values()]
+    this.#nodes.clear()
+    await Promise.all(all.map((f) => f.watch?.close() ?? Promise.resolve()))
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { LockLostError, LockTimeoutError, StaleFenceError } from './errors.js'
 import type { SessionEvents } from './events.js'
-import type { SessionStore } from './store.js'
+import type { CompleteStore } from './fallbacks.js'
 
 /**
  * Where session locks live. The default keeps each session's lease beside the session in its
@@ -19,7 +19,7 @@ export interface SessionLockProvider {
 }
 
 /** Builds a lock provider over the manager's store and clock (an option of `createSessions`). */
-export type SessionLockStrategy = (store: SessionStore, now: () => number) => SessionLockProvider
+export type SessionLockStrategy = (store: CompleteStore, now: () => number) => SessionLockProvider
 
 /** The default: the lease and the fence in the session's own store, one atomic call each. */
 export const storeLocks: SessionLockStrategy = (store, now) => ({
@@ -48,7 +48,7 @@ export interface HeldLock<S> {
   readonly session: S
 }
 
-/** What `runLocked` needs from a session: reload under the lock, fenced saves. */
+/** What `runLocked` needs to do to the session: reload under the lock, fenced saves. */
 export interface LockableSession {
   readonly id: string
   fenceWith(fence: number | undefined): void
@@ -66,17 +66,18 @@ const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  * changes are not saved and LockLostError is thrown; a save that raced the loss is refused
  * by the store's fence check and reported the same way.
  */
-export async function runLocked<S extends LockableSession, T>(
+export async function runLocked<S, T>(
   provider: SessionLockProvider,
   events: SessionEvents,
   now: () => number,
+  control: LockableSession,
   session: S,
   fn: (lock: HeldLock<S>) => Promise<T>,
   options: LockOptions = {},
 ): Promise<T> {
   const ttlMs = options.ttlMs ?? 10_000
   const waitMs = options.waitMs ?? 5_000
-  const id = session.id
+  const id = control.id
   const owner = randomBytes(16).toString('base64url')
   const started = now()
   let fence: number | null = null
@@ -117,12 +118,12 @@ export async function runLocked<S extends LockableSession, T>(
    * derived from them). Best effort: if the store cannot be read, the error that got us here matters more.
    */
   const forget = async () => {
-    session.discard()
-    await session.reload().catch(() => {})
+    control.discard()
+    await control.reload().catch(() => {})
   }
   try {
-    session.fenceWith(fence)
-    await session.reload()
+    control.fenceWith(fence)
+    await control.reload()
     let result: T
     try {
       result = await fn({ id, fence, signal: controller.signal, session })
@@ -138,7 +139,7 @@ export async function runLocked<S extends LockableSession, T>(
       throw controller.signal.reason
     }
     try {
-      await session.commit()
+      await control.commit()
     } catch (e) {
       await forget()
       if (e instanceof StaleFenceError) throw new LockLostError(id, fence, { cause: e })
@@ -147,7 +148,7 @@ export async function runLocked<S extends LockableSession, T>(
     return result
   } finally {
     clearInterval(renew)
-    session.fenceWith(undefined)
+    control.fenceWith(undefined)
     await provider.release(id, owner).catch((e: unknown) => events.reportError(e as Error))
   }
 }

@@ -3,6 +3,11 @@
  * the store, so a store backed by Redis is one Lua script per call and a store backed by
  * SQLite is one transaction per call.
  *
+ * Ten operations are required (load, create, apply with set/delete, destroy, changeId,
+ * touch, findByPrincipal, scan, sweep, close). The rest are optional: the core falls back
+ * (atomic changes by compare-and-set over `load` + `apply`; `count` by scanning) or says at
+ * setup what is missing (locks). `sessionmesh/testing` proves a store against all of it.
+ *
  * Attribute values reach the store already encoded (JSON, optionally encrypted): a store
  * never parses them. Times are epoch milliseconds.
  */
@@ -76,7 +81,7 @@ export interface LoadOptions {
 export interface ApplyResult {
   version: number
   /** The stored (JSON) value after the delta of each attribute an atomic operation changed. */
-  values?: Map<string, string>
+  values?: Map<string, string> | undefined
 }
 
 export interface ScanPage {
@@ -105,6 +110,12 @@ export interface SessionStore {
   /** A short name for logs and metrics, e.g. `memory`, `sqlite`. */
   readonly kind: string
   /**
+   * Optional: true when `apply` computes atomic changes (`increment`, `append`, `merge`)
+   * itself, in the same atomic step. Without it the core never sends one: it reads, computes
+   * and applies a `set` with `expectedVersion`, retrying after a concurrent save.
+   */
+  readonly atomic?: boolean
+  /**
    * One atomic read. Returns null if absent or past `expiresAt` at `now`. With
    * `touchIntervalMs`, a live session last accessed at least that long ago is touched in the
    * same operation (lastAccessedAt = now, expiresAt recomputed) and returned touched, so a
@@ -114,28 +125,30 @@ export interface SessionStore {
   /** Atomically insert a new session; SessionExistsError if the id is taken. */
   create(session: StoredSession): Promise<void>
   /**
-   * Atomically apply a delta: refuses (SessionNotFoundError) if the session does not exist
+   * Atomically apply a delta (atomic changes only if `atomic` is true): refuses (SessionNotFoundError) if the session does not exist
    * or has expired, so a destroyed session is never resurrected; checks the conditions
    * (VersionConflictError, StaleFenceError); bumps the version.
    */
   apply(id: string, delta: SessionDelta, conditions?: ApplyConditions): Promise<ApplyResult>
   /**
+   * Optional (all four of `lock`, `extendLock`, `unlock`, `raiseFence`, or none; without them
+   * `withLock` is refused with ConfigurationError, and no `fence` condition ever reaches `apply`).
    * Take the session's lease lock for `owner` if no other owner holds an unexpired one (the
    * same owner re-taking it renews it), and raise the session's fence by one in the same
    * operation: returns the new fence, or null if another owner holds the lock.
    * SessionNotFoundError if the session does not exist. Every later `apply` carrying a
    * lower fence is refused, so a holder that lost its lease cannot write after the next one took it.
    */
-  lock(id: string, owner: string, ttlMs: number, now: number): Promise<number | null>
-  /** Extend `owner`'s lease to now + ttlMs; false if `owner` no longer holds it. */
-  extendLock(id: string, owner: string, ttlMs: number, now: number): Promise<boolean>
-  /** Release the lease if `owner` holds it; false otherwise. Never releases another owner's lease. */
-  unlock(id: string, owner: string): Promise<boolean>
+  lock?(id: string, owner: string, ttlMs: number, now: number): Promise<number | null>
+  /** Optional, with `lock`: extend `owner`'s lease to now + ttlMs; false if `owner` no longer holds it. */
+  extendLock?(id: string, owner: string, ttlMs: number, now: number): Promise<boolean>
+  /** Optional, with `lock`: release the lease if `owner` holds it; false otherwise. Never releases another owner's lease. */
+  unlock?(id: string, owner: string): Promise<boolean>
   /**
    * Raise the session's fence by one without a lease and return it (quorum locks hold their
    * lease on other servers and take their fence here). SessionNotFoundError if absent.
    */
-  raiseFence(id: string, now: number): Promise<number>
+  raiseFence?(id: string, now: number): Promise<number>
   /** Atomically record an access; false (and no write) if the session does not exist. */
   touch(id: string, lastAccessedAt: number, expiresAt: number): Promise<boolean>
   /** Atomically remove the session and its attributes; false if it did not exist. */
@@ -154,8 +167,8 @@ export interface SessionStore {
    * returned by exactly one sweep, even with several processes sweeping one store.
    */
   sweep(now: number, limit?: number): Promise<Array<{ id: string; principal: string | null }>>
-  /** Number of live sessions (approximate is acceptable for big stores). */
-  count(now: number): Promise<number>
+  /** Optional: number of live sessions (approximate is acceptable for big stores). The core's fallback scans. */
+  count?(now: number): Promise<number>
   /**
    * Optional: every change any instance makes to a session (save, destroy, id change),
    * announced by the store in the same atomic step as the change itself, so no change goes

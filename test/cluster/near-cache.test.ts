@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { sqliteBus } from '../../src/cluster/bus/sqlite.js'
-import { ConfigurationError, createSessions, memoryStore, type Sessions, VersionConflictError } from '../../src/index.js'
+import { ConfigurationError, createSessions, memoryStore, type Sessions, type SessionStore, VersionConflictError } from '../../src/index.js'
 import { sqliteStore } from '../../src/stores/sqlite/index.js'
 import { until } from '../../harness/redis.js'
 import { cookiePair, recording, run, SECRET } from '../core/helpers.js'
@@ -26,7 +26,7 @@ describe('near cache over a change bus', () => {
   let cookie: string
 
   before(async () => {
-    const make = (store: Sessions['store'], name: string, pollMs = 5) =>
+    const make = (store: SessionStore, name: string, pollMs = 5) =>
       createSessions({ store, secret: SECRET, bus: { bus: sqliteBus({ path, pollMs }), instanceId: name }, nearCache: true, sweepInterval: false })
     a = make(sqliteStore({ path }), 'A')
     b = make(bStore.store, 'B')

@@ -16,8 +16,10 @@ import {
 import { moveSession, type NodeCall } from '../../src/cluster/migrator.js'
 import { ConfigurationError, SessionExistsError, StoreUnavailableError } from '../../src/core/errors.js'
 import type { SessionStore } from '../../src/core/store.js'
+import { wrapStore } from '../../src/core/operations.js'
+import { withFallbacks } from '../../src/core/fallbacks.js'
 import { memoryStore } from '../../src/stores/memory/index.js'
-import { delta, sessionRecord } from '../stores/conformance.js'
+import { delta, sessionRecord } from '../../src/testing/index.js'
 
 type Store = ReturnType<typeof memoryStore>
 
@@ -49,26 +51,9 @@ async function seed(store: ShardedStore, count: number, principal?: string): Pro
 /** A node that can be switched off: every call then fails as a dead connection would (naming the session, as some clients do). */
 function switchable(inner: SessionStore) {
   const state = { down: false }
-  const gate = <T>(id: string | undefined, run: () => Promise<T>): Promise<T> =>
-    state.down ? Promise.reject(new Error(`connect ECONNREFUSED while handling ${id ?? 'a scan'}`)) : run()
-  const store: SessionStore = {
-    kind: 'switchable',
-    load: (id, now, o) => gate(id, () => inner.load(id, now, o)),
-    create: (s) => gate(s.id, () => inner.create(s)),
-    apply: (id, d, c) => gate(id, () => inner.apply(id, d, c)),
-    lock: (id, owner, ttl, now) => gate(id, () => inner.lock(id, owner, ttl, now)),
-    extendLock: (id, owner, ttl, now) => gate(id, () => inner.extendLock(id, owner, ttl, now)),
-    unlock: (id, owner) => gate(id, () => inner.unlock(id, owner)),
-    raiseFence: (id, now) => gate(id, () => inner.raiseFence(id, now)),
-    touch: (id, l, e) => gate(id, () => inner.touch(id, l, e)),
-    destroy: (id) => gate(id, () => inner.destroy(id)),
-    changeId: (a, b, now) => gate(a, () => inner.changeId(a, b, now)),
-    findByPrincipal: (p, now) => gate(undefined, () => inner.findByPrincipal(p, now)),
-    scan: (o) => gate(undefined, () => inner.scan(o)),
-    sweep: (now, limit) => gate(undefined, () => inner.sweep(now, limit)),
-    count: (now) => gate(undefined, () => inner.count(now)),
-    close: () => inner.close(),
-  }
+  const store = wrapStore(inner, (operation, call) =>
+    state.down ? Promise.reject(new Error(`connect ECONNREFUSED while handling ${operation}`)) : call(),
+  )
   return { store, state }
 }
 
@@ -258,7 +243,7 @@ describe('shardedStore rebalance under traffic (memory nodes)', () => {
 })
 
 describe('the move protocol', () => {
-  const call: (nodes: Map<string, SessionStore>) => NodeCall = (nodes) => (node, _op, _id, fn) => fn(nodes.get(node) as SessionStore)
+  const call: (nodes: Map<string, SessionStore>) => NodeCall = (nodes) => (node, _op, _id, fn) => fn(withFallbacks(nodes.get(node) as SessionStore))
 
   it('a write that reaches the old node after the copy is replayed onto the new owner', async () => {
     const from = memoryStore()

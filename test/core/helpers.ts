@@ -1,4 +1,5 @@
 import type { RequestInfo, RequestSession, Sessions, SessionStore } from '../../src/index.js'
+import { wrapStore } from '../../src/index.js'
 
 /** A RequestInfo as an adapter would build it, from a header record. */
 export function request(headers: Record<string, string> = {}, encrypted = false): RequestInfo {
@@ -38,17 +39,10 @@ export function clock(start = Date.now()) {
 /** Wraps a store and records every call by method name. */
 export function recording(store: SessionStore) {
   const calls: Array<{ method: string; args: unknown[] }> = []
-  const wrapped = Object.fromEntries(
-    Object.entries(store).map(([k, v]) => [
-      k,
-      typeof v === 'function'
-        ? (...args: unknown[]) => {
-            calls.push({ method: k, args })
-            return (v as (...a: unknown[]) => unknown).apply(store, args)
-          }
-        : v,
-    ]),
-  ) as unknown as SessionStore
+  const wrapped = wrapStore(store, (method, call, args) => {
+    calls.push({ method, args: [...args] })
+    return call()
+  })
   return { store: wrapped, calls, count: (method: string) => calls.filter((c) => c.method === method).length }
 }
 

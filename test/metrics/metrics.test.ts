@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test'
 import express from 'express'
 import * as client from 'prom-client'
 import { session } from '../../src/adapters/express/index.js'
-import { createSessions, MissingDependencyError, ConfigurationError, type Sessions } from '../../src/index.js'
+import { createSessions, MissingDependencyError, ConfigurationError, memoryStore, STORE_OPERATIONS, type Sessions, type SessionStore, type StoreOperation } from '../../src/index.js'
+import { delta, newId, sessionRecord } from '../../src/testing/index.js'
 import { loadPromClient, sessionMetrics, type SessionMetrics } from '../../src/metrics/index.js'
 import { sqliteStore } from '../../src/stores/sqlite/index.js'
 import { type AppHandle, Client, listen } from '../../harness/http.js'
@@ -194,5 +195,38 @@ describe('setup errors', () => {
   it('prom-client missing: MissingDependencyError naming the package', () => {
     assert.throws(() => loadPromClient('prom-client-not-installed'), (e: unknown) => e instanceof MissingDependencyError && /npm install prom-client-not-installed/.test(e.message))
     assert.equal(typeof loadPromClient().Registry, 'function')
+  })
+})
+
+describe('every store operation is timed', () => {
+  /** One call of each operation of the contract: a new operation without a line here fails to compile. */
+  const CALLS: Record<StoreOperation, (store: SessionStore, id: string) => Promise<unknown>> = {
+    load: (s, id) => s.load(id, Date.now()),
+    create: (s) => s.create(sessionRecord()),
+    apply: (s, id) => s.apply(id, delta({ a: '1' })),
+    destroy: (s) => s.destroy(newId()),
+    changeId: (s) => s.changeId(newId(), newId(), Date.now()),
+    touch: (s, id) => s.touch(id, Date.now(), Date.now() + 60_000),
+    findByPrincipal: (s) => s.findByPrincipal('user:1', Date.now()),
+    scan: (s) => s.scan({ limit: 10, now: Date.now() }),
+    sweep: (s) => s.sweep(Date.now()),
+    count: (s) => s.count!(Date.now()),
+    lock: (s, id) => s.lock!(id, 'owner', 1_000, Date.now()),
+    extendLock: (s, id) => s.extendLock!(id, 'owner', 1_000, Date.now()),
+    unlock: (s, id) => s.unlock!(id, 'owner'),
+    raiseFence: (s, id) => s.raiseFence!(id, Date.now()),
+  }
+
+  it(`each of the contract's ${STORE_OPERATIONS.length} operations lands in the latency histogram`, async () => {
+    const reg = new client.Registry()
+    const m = sessionMetrics({ client, registry: reg, prefix: 'ops_' })
+    const store = m.instrument(memoryStore())
+    const s = sessionRecord()
+    await store.create(s)
+    for (const operation of STORE_OPERATIONS) await CALLS[operation](store, s.id)
+    const samples = parse(await m.text())
+    const untimed = STORE_OPERATIONS.filter((operation) => value(samples, 'ops_store_operation_duration_seconds_count', { operation }) < 1)
+    assert.deepEqual(untimed, [])
+    await store.close()
   })
 })

@@ -12,7 +12,7 @@ import { redisStore } from '../../src/stores/redis/index.js'
 import { startExpress } from '../adapters/express-app.js'
 import { type AppHandle, Client } from '../../harness/http.js'
 import { cli, startCluster, startRedis, until, type RedisClusterProcesses, type RedisProcess } from '../../harness/redis.js'
-import { newId, sessionRecord } from './conformance.js'
+import { newId, sessionRecord } from '../../src/testing/index.js'
 
 const SECRET = 'redis-behaviour-test-secret-0123456789abcdef'
 const app = startExpress(() => express())

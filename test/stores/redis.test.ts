@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { redisStore } from '../../src/stores/redis/index.js'
 import { startCluster, startRedis, startSentinel, type RedisClusterProcesses, type RedisProcess, type SentinelProcesses } from '../../harness/redis.js'
-import { describeStoreConformance } from './conformance.js'
+import { describeStoreConformance } from '../../src/testing/index.js'
 
 let standalone: RedisProcess
 let cluster: RedisClusterProcesses

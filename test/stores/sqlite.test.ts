@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url'
 import type Database from 'better-sqlite3'
 import { ConfigurationError, StoreUnavailableError } from '../../src/core/errors.js'
 import { sqliteStore } from '../../src/stores/sqlite/index.js'
-import { delta, describeStoreConformance, sessionRecord } from './conformance.js'
+import { delta, describeStoreConformance, sessionRecord } from '../../src/testing/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'sessionmesh-sqlite-'))
 after(() => rmSync(dir, { recursive: true, force: true }))

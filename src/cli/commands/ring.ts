@@ -1,3 +1,4 @@
+import { withFallbacks } from '../../core/fallbacks.js'
 import { HashRing } from '../../cluster/hash-ring.js'
 import { ConfigurationError } from '../../core/errors.js'
 import { newSessionId } from '../../core/ids.js'
@@ -71,7 +72,7 @@ export async function ring(options: RingOptions, global: GlobalOptions): Promise
     source = 'store'
     await withStore(global, async ({ store }) => {
       const now = Date.now()
-      const progress = startProgress('scanning', await store.count(now), { enabled: global.json !== true && global.progress })
+      const progress = startProgress('scanning', await withFallbacks(store).count(now), { enabled: global.json !== true && global.progress })
       try {
         for await (const page of scanAll(store, now, progress)) {
           for (const s of page) place(s.id)

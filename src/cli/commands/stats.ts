@@ -1,3 +1,4 @@
+import { withFallbacks } from '../../core/fallbacks.js'
 import { startProgress } from '../progress.js'
 import { bytes, emit, percent, table } from '../output.js'
 import { type GlobalOptions, intOption, scanAll, withStore } from '../store.js'
@@ -42,7 +43,7 @@ export async function stats(options: StatsOptions, global: GlobalOptions): Promi
   const top = intOption(options.top, '--top')
   await withStore(global, async ({ store }) => {
     const now = Date.now()
-    const live = await store.count(now)
+    const live = await withFallbacks(store).count(now)
     const progress = startProgress('scanning', live, { enabled: global.json !== true && global.progress })
     const perPrincipal = new Map<string, number>()
     const sizes: number[] = []

@@ -52,6 +52,8 @@ export function memoryStore(options: MemoryStoreOptions = {}) {
 
   return {
     kind: 'memory',
+    // apply computes increment, append and merge itself, inside its one synchronous step.
+    atomic: true,
 
     async load(id, now, options?: LoadOptions) {
       const s = live(id, now)

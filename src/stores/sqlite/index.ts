@@ -271,6 +271,8 @@ export function sqliteStore(options: SqliteStoreOptions) {
 
   return {
     kind: 'sqlite',
+    // apply computes increment, append and merge inside its BEGIN IMMEDIATE transaction.
+    atomic: true,
 
     load: (id, now, options?: LoadOptions) => {
       const interval = options?.touchIntervalMs
@@ -319,3 +321,7 @@ export function sqliteStore(options: SqliteStoreOptions) {
     },
   } satisfies SessionStore
 }
+
+// The SQLite change bus ships with its backend's subpath.
+export { sqliteBus } from '../../cluster/bus/sqlite.js'
+export type { SqliteBusOptions } from '../../cluster/bus/sqlite.js'
