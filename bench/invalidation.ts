@@ -74,18 +74,21 @@ function within<T>(p: Promise<T>, what: string): Promise<T> {
 
 async function run(rounds: number, command: string, root: string | undefined, log: (s: string) => void): Promise<InvalidationResult> {
   const api = await loadSessionmesh<typeof Api>('index.js', root)
-  const { redisStore } = await loadSessionmesh<typeof RedisApi>('stores/redis/index.js', root)
+  const redisApi = await loadSessionmesh<typeof RedisApi>('stores/redis/index.js', root)
+  const { redisStore } = redisApi
+  // Older builds (an A/B run's baseline) export the bus from the root entry; newer ones from sessionmesh/redis.
+  const redisStreamBus = redisApi.redisStreamBus ?? (api as unknown as typeof RedisApi).redisStreamBus
   const redis = await startRedis()
   const make = (name: string, store: ReturnType<typeof redisStore>) =>
     api.createSessions({
       store,
-      bus: { bus: api.redisStreamBus({ redis: { url: redis.url } }), instanceId: name },
+      bus: { bus: redisStreamBus({ redis: { url: redis.url } }), instanceId: name },
       nearCache: true,
       secret: 'bench-secret-bench-secret-bench-secret-0123',
       sweepInterval: false,
     })
   const bStore = redisStore({ url: redis.url })
-  if (!('watch' in bStore)) {
+  if (typeof (bStore as { watch?: unknown }).watch !== 'function') {
     await bStore.close()
     await redis.stop()
     throw new Error('[invalidation] this Redis store has no change feed (watch)')

@@ -25,11 +25,21 @@ export type {
   ApplyResult,
   ScanPage,
   LoadOptions,
+  StoreWatch,
+  StoreWatchListener,
 } from './core/store.js'
 export { signedTokens } from './core/tokens.js'
 export type { SessionTokens } from './core/tokens.js'
 export type { LegacySession, LegacySessionSource } from './core/legacy.js'
 export { expiryOf } from './core/store.js'
+export { connectBus, BusLink } from './core/bus-bridge.js'
+export type { ConnectBusOptions, RemoteEvent } from './core/bus-bridge.js'
+export type { BusEvent, BusEventInput, BusEventType, BusHandler, BusOptions, BusStatus, ChangeBus, SubscribeOptions, Subscription } from './core/bus.js'
+export { STORE_OPERATIONS, REQUIRED_OPERATIONS, LOCK_OPERATIONS, wrapStore } from './core/operations.js'
+export type { StoreOperation, OperationHook } from './core/operations.js'
+export { withFallbacks, applyByCompareAndSet, hasLocks } from './core/fallbacks.js'
+export type { CompleteStore, ValueTranslation } from './core/fallbacks.js'
+export { applyAtomic, isAtomic } from './core/ops.js'
 export { memoryStore } from './stores/memory/index.js'
 export type { MemoryStoreOptions } from './stores/memory/index.js'
 export * from './cluster/index.js'

@@ -2,9 +2,9 @@
  * The one session setup every process of the demo shares: same store, same secret, same
  * timeouts. That is all it takes for a login on `auth-1` to be seen by `orders-2`.
  */
-import { createSessions, murmur3, redisStreamBus, type Sessions, type SessionStore, shardedStore } from '../../src/index.js'
+import { createSessions, murmur3, type Sessions, type SessionStore, shardedStore } from '../../src/index.js'
 import { type SessionMetrics, sessionMetrics } from '../../src/metrics/index.js'
-import { redisStore } from '../../src/stores/redis/index.js'
+import { redisStore, redisStreamBus } from '../../src/stores/redis/index.js'
 import { sqliteStore } from '../../src/stores/sqlite/index.js'
 
 /** Demo-only default; set SESSION_SECRET (>= 32 bytes) for anything real. */

@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { connectBus } from '../../src/cluster/bus/bridge.js'
+import { connectBus } from '../../src/core/bus-bridge.js'
 import { decodeEvent, encodeEvent } from '../../src/cluster/bus/codec.js'
 import { RecentIds } from '../../src/cluster/bus/dedupe.js'
 import { compareDecimal, Delivery } from '../../src/cluster/bus/delivery.js'
-import { BusHandlerError, MalformedEventError } from '../../src/cluster/bus/errors.js'
+import { BusHandlerError, MalformedEventError } from '../../src/core/errors.js'
 import { compareStreamIds } from '../../src/cluster/bus/redis-streams.js'
-import type { BusEvent, BusEventInput, BusHandler, ChangeBus } from '../../src/cluster/bus/types.js'
+import type { BusEvent, BusEventInput, BusHandler, ChangeBus } from '../../src/core/bus.js'
 import { SessionEvents } from '../../src/core/events.js'
 
 describe('bus codec', () => {

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { BusGapError, MalformedEventError } from '../../src/cluster/bus/errors.js'
+import { BusGapError, MalformedEventError } from '../../src/core/errors.js'
 import { redisStreamBus } from '../../src/cluster/bus/redis-streams.js'
-import type { BusEvent } from '../../src/cluster/bus/types.js'
+import type { BusEvent } from '../../src/core/bus.js'
 import { cli, startRedis, until, type RedisProcess } from '../../harness/redis.js'
 import { busSuite, killByName } from './fixtures/bus-suite.js'
 

@@ -5,8 +5,8 @@
  * event handed to handlers is a fresh object built field by field, so a `__proto__` key in
  * the JSON stays inert data that never reaches it.
  */
-import type { BusEvent, BusEventInput, BusEventType } from './types.js'
-import { MalformedEventError } from './errors.js'
+import type { BusEvent, BusEventInput, BusEventType } from '../../core/bus.js'
+import { MalformedEventError } from '../../core/errors.js'
 
 const FORMAT = 1
 const TYPES: ReadonlySet<string> = new Set<BusEventType>(['created', 'updated', 'destroyed', 'expired', 'revoked', 'id-changed'])

@@ -2,10 +2,10 @@
  * What every transport's subscription shares: de-duplication, the position (`lastId`),
  * handing events to the handler one at a time, status changes, and error reporting.
  */
-import { BusHandlerError, MalformedEventError } from './errors.js'
+import { BusHandlerError, MalformedEventError } from '../../core/errors.js'
 import { decodeEvent } from './codec.js'
 import { RecentIds } from './dedupe.js'
-import type { BusEvent, BusHandler, BusOptions, BusStatus, SubscribeOptions, Subscription } from './types.js'
+import type { BusEvent, BusHandler, BusOptions, BusStatus, SubscribeOptions, Subscription } from '../../core/bus.js'
 
 /** Orders two event ids of one transport: negative if `a` came first. */
 export type CompareIds = (a: string, b: string) => number
@@ -97,18 +97,4 @@ export class Delivery {
 export function compareDecimal(a: string, b: string): number {
   if (a.length !== b.length) return a.length - b.length
   return a < b ? -1 : a > b ? 1 : 0
-}
-
-/** Waits `ms`, or less if `signal` aborts first. */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve()
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    signal.addEventListener('abort', done, { once: true })
-  })
 }

@@ -10,12 +10,13 @@ import type * as TransportModule from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { ConfigurationError, MissingDependencyError } from '../../core/errors.js'
 import { encodeEvent } from './codec.js'
-import { compareDecimal, Delivery, pause } from './delivery.js'
-import { BusClosedError, BusGapError, BusUnavailableError } from './errors.js'
-import type { BusOptions, ChangeBus, Subscription } from './types.js'
+import { compareDecimal, Delivery } from './delivery.js'
+import { pause } from '../../core/pause.js'
+import { BusClosedError, BusGapError, BusUnavailableError } from '../../core/errors.js'
+import type { BusOptions, ChangeBus, Subscription } from '../../core/bus.js'
 
-export type { BusEvent, BusEventInput, BusEventType, BusHandler, BusOptions, BusStatus, ChangeBus, SubscribeOptions, Subscription } from './types.js'
-export { BusClosedError, BusGapError, BusHandlerError, BusUnavailableError, MalformedEventError } from './errors.js'
+export type { BusEvent, BusEventInput, BusEventType, BusHandler, BusOptions, BusStatus, ChangeBus, SubscribeOptions, Subscription } from '../../core/bus.js'
+export { BusClosedError, BusGapError, BusHandlerError, BusUnavailableError, MalformedEventError } from '../../core/errors.js'
 
 export interface NatsBusOptions extends BusOptions {
   /** NATS server URL(s), e.g. `nats://10.0.0.1:4222`. */

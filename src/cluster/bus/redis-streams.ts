@@ -2,18 +2,13 @@
  * The change bus on a Redis Stream: XADD to publish (the entry id is the event id), a
  * blocking XREAD loop on a dedicated connection per subscription. See docs/BUS.md.
  */
-import type { RedisClientType, RedisClusterType, RedisSentinelType } from 'redis'
 import { ConfigurationError } from '../../core/errors.js'
-import { connectRedis, type RedisConnection, type RedisTarget } from '../../stores/redis/connection.js'
+import { type AnyRedis, connectRedis, loadRedis, openReader, type RedisConnection, type RedisTarget, type StreamReader } from '../../redis/index.js'
 import { encodeEvent } from './codec.js'
-import { Delivery, pause } from './delivery.js'
-import { BusClosedError, BusGapError, BusUnavailableError } from './errors.js'
-import { loadRedis, openReader, type StreamReader } from './redis-reader.js'
-import type { BusOptions, ChangeBus, Subscription } from './types.js'
-
-/* eslint-disable @typescript-eslint/no-explicit-any -- node-redis' generic client types are too wide to name here */
-type AnyRedis = RedisClientType<any, any, any, any, any> | RedisClusterType<any, any, any, any, any> | RedisSentinelType<any, any, any, any, any>
-/* eslint-enable @typescript-eslint/no-explicit-any */
+import { Delivery } from './delivery.js'
+import { pause } from '../../core/pause.js'
+import { BusClosedError, BusGapError, BusUnavailableError } from '../../core/errors.js'
+import type { BusOptions, ChangeBus, Subscription } from '../../core/bus.js'
 
 export interface RedisStreamBusOptions extends BusOptions {
   /** Where the stream lives: a target as `redisStore` takes, or a node-redis client/cluster/sentinel you own (not closed by the bus). */
@@ -85,7 +80,8 @@ function entriesOf(reply: unknown): Array<[string, unknown]> {
  * entries trimmed before it could read them as a BusGapError.
  *
  * @example
- * import { redisStreamBus, connectBus } from 'sessionmesh'
+ * import { connectBus } from 'sessionmesh'
+ * import { redisStreamBus } from 'sessionmesh/redis'
  * const bus = redisStreamBus({ redis: { url: 'redis://localhost:6379' } })
  * const link = connectBus(sessions.events, bus, { instanceId: process.env.HOSTNAME! })
  * sessions.events.on('destroyed', (e) => cache.drop(e.id)) // every instance's destroys
@@ -123,7 +119,7 @@ export function redisStreamBus(options: RedisStreamBusOptions): ChangeBus {
   const connection = async (): Promise<RedisConnection> => {
     if (closed) throw new BusClosedError('redisStreamBus')
     if (!publisher) {
-      publisher = connectRedis(target, onError, aborter.signal)
+      publisher = connectRedis(target, onError, aborter.signal, 'redisStreamBus')
       // A failed first connection is retried at the next publish, not cached forever.
       publisher.catch(() => (publisher = null))
     }

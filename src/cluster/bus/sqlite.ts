@@ -7,9 +7,10 @@ import { createRequire } from 'node:module'
 import type Database from 'better-sqlite3'
 import { ConfigurationError, MissingDependencyError } from '../../core/errors.js'
 import { encodeEvent } from './codec.js'
-import { compareDecimal, Delivery, pause } from './delivery.js'
-import { BusClosedError, BusGapError, BusUnavailableError } from './errors.js'
-import type { BusOptions, ChangeBus, Subscription } from './types.js'
+import { compareDecimal, Delivery } from './delivery.js'
+import { pause } from '../../core/pause.js'
+import { BusClosedError, BusGapError, BusUnavailableError } from '../../core/errors.js'
+import type { BusOptions, ChangeBus, Subscription } from '../../core/bus.js'
 
 export interface SqliteBusOptions extends BusOptions {
   /** The database file: the same one your sqliteStore uses. Not on a network filesystem. */
@@ -48,8 +49,8 @@ type Row = { id: number | bigint; body: unknown }
  * `better-sqlite3`.
  *
  * @example
- * import { sqliteBus, connectBus } from 'sessionmesh'
- * import { sqliteStore } from 'sessionmesh/sqlite'
+ * import { createSessions } from 'sessionmesh'
+ * import { sqliteBus, sqliteStore } from 'sessionmesh/sqlite'
  * const store = sqliteStore({ path: 'sessions.db' })
  * const bus = sqliteBus({ path: 'sessions.db' })
  * const sessions = createSessions({ store, secret })

@@ -4,11 +4,11 @@
  * on `sessions.events` hears every instance, each event once.
  */
 import { EventEmitter } from 'node:events'
-import { ConfigurationError } from '../../core/errors.js'
-import type { DestroyReason, SessionEvent, SessionEventMap, SessionEvents } from '../../core/events.js'
-import { pause } from './delivery.js'
+import { ConfigurationError } from './errors.js'
+import type { DestroyReason, SessionEvent, SessionEventMap, SessionEvents } from './events.js'
+import { pause } from './pause.js'
 import { BusUnavailableError } from './errors.js'
-import type { BusEvent, BusEventInput, BusStatus, ChangeBus, Subscription } from './types.js'
+import type { BusEvent, BusEventInput, BusStatus, ChangeBus, Subscription } from './bus.js'
 
 export interface ConnectBusOptions {
   /** This instance's id, unique in the fleet (a host name, a pod name): events carry it as `origin`. */

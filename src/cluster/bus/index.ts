@@ -1,8 +1,0 @@
-export type { BusEvent, BusEventInput, BusEventType, BusHandler, BusOptions, BusStatus, ChangeBus, SubscribeOptions, Subscription } from './types.js'
-export { BusClosedError, BusGapError, BusHandlerError, BusUnavailableError, MalformedEventError } from './errors.js'
-export { redisStreamBus, compareStreamIds } from './redis-streams.js'
-export type { RedisStreamBusOptions } from './redis-streams.js'
-export { sqliteBus } from './sqlite.js'
-export type { SqliteBusOptions } from './sqlite.js'
-export { connectBus, BusLink } from './bridge.js'
-export type { ConnectBusOptions, RemoteEvent } from './bridge.js'
