@@ -61,12 +61,12 @@ for (let i = 0; Date.now() < deadline; i++) {
       const s = await main.get(id)
       if (!s) throw new Error(`shared session ${id} missing`)
       s.set(`w${worker}-${i}`, i)
-      await s.commit()
+      await s.save()
       sets[`${id} w${worker}-${i}`] = i
     } else {
       const s = ephemeral.newBlankSession()
       s.set('tmp', i)
-      await s.commit()
+      await s.save()
       created.push(s.id)
     }
     ops++

@@ -63,7 +63,7 @@ export const sqliteContention: Fault = {
       for (let i = 0; i < 8; i++) {
         const s = sessions.newBlankSession()
         s.set('n', 0)
-        await s.commit()
+        await s.save()
         shared.push(s.id)
       }
       const workers = Array.from({ length: processes }, (_, w) => startWorker({ DB: db, WORKER: String(w), DURATION_MS: String(durationMs), SHARED: shared.join(',') }))

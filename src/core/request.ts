@@ -1,4 +1,5 @@
 import { SessionNotFoundError, StoreUnavailableError } from './errors.js'
+import { commitSession, needsCommit, renewSession } from './internal.js'
 import { clearLegacyCookie, type LegacySessionSource } from './legacy.js'
 import type { Sessions } from './manager.js'
 import type { Session } from './session.js'
@@ -67,7 +68,7 @@ export class RequestSession {
   commitIfIdle(): boolean {
     if (this.#committed || this.#detached) return true
     // An adoption must always reach commit(), even when the handler destroyed the new session.
-    if (this.session.needsCommit() || this.#renewalDue() || this.migration) return false
+    if (this.session[needsCommit]() || this.#renewalDue() || this.migration) return false
     this.#committed = true
     return true
   }
@@ -84,8 +85,8 @@ export class RequestSession {
     this.#committed = true
     const s = this.session
     try {
-      if (this.#renewalDue()) await s.renew()
-      await s.commit()
+      if (this.#renewalDue()) await s[renewSession]()
+      await s[commitSession]()
       // Only now that the new session is stored (or the handler dropped it: destroy, logout)
       // does the old one go: a failed save loses nothing, and a logout is not undone by the
       // old cookie. Not when the headers already went out without the new cookie (streaming).

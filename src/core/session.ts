@@ -1,34 +1,28 @@
 import type { AttributeCodec } from './codec.js'
 import { toMs, type Duration } from './duration.js'
-import {
-  InvalidAttributeError,
-  SessionDestroyedError,
-  SessionNotFoundError,
-  SessionTooLargeError,
-  TooManySessionsError,
-  VersionConflictError,
-} from './errors.js'
+import type { CachedSave } from './cached-save.js'
+import { InvalidAttributeError, SessionDestroyedError, SessionNotFoundError, SessionTooLargeError, VersionConflictError } from './errors.js'
 import type { SessionEvents } from './events.js'
+import { applyByCompareAndSet, type CompleteStore, type ValueTranslation } from './fallbacks.js'
+import { commitSession, holdsAttribute, needsCommit, renewSession } from './internal.js'
 import { type HeldLock, runLocked, type SessionLockProvider } from './lock.js'
-import type { NearCache } from './near-cache.js'
 import { applyAtomic } from './ops.js'
-import type { ApplyConditions, ApplyResult, AtomicChange, AttributeChange, SessionDelta, SessionStore, StoredSession } from './store.js'
+import type { PrincipalSave } from './principal-limit.js'
+import type { ApplyConditions, ApplyResult, AtomicChange, AttributeChange, SessionDelta, StoredSession } from './store.js'
 import { expiryOf } from './store.js'
 
 /** What a Session needs from its manager. */
 export interface SessionRuntime {
-  store: SessionStore
+  store: CompleteStore
   codec: AttributeCodec
   events: SessionEvents
   idleTimeoutMs: number
   absoluteTimeoutMs: number
   touchIntervalMs: number
   maxSize: number
-  /** `maxSessionsPerPrincipal`: how many live sessions one principal may have, and what a new one over it does. */
-  principalLimit: { max: number; policy: 'evict-oldest' | 'refuse' } | null
+  /** Wraps a save that gives the session a principal (`maxSessionsPerPrincipal`); null: saved as it is. */
+  principalSave: PrincipalSave | null
   locks: SessionLockProvider
-  /** The near cache, which this session refreshes after its own writes (null: off). */
-  cache: NearCache | null
   newId(): string
   now(): number
 }
@@ -50,10 +44,6 @@ export interface RegenerateOptions {
 }
 
 type Callback = (err?: unknown) => void
-/** A session served from the near cache: the values as cached, and which of them the request read. */
-type CachedView = { attributes: ReadonlyMap<string, string>; principal: string | null; read: Set<string> }
-/** Where a loaded session came from, for the near cache: its position before the read, and the cached values on a hit. */
-export type CacheOrigin = { mark: number; cached?: ReadonlyMap<string, string> }
 const MAX_NAME_LENGTH = 256
 
 /**
@@ -83,19 +73,15 @@ export class Session {
   #knownSize: number | null = null
   /** Set while this session is saved under a lock: every write carries it. */
   #fence: number | undefined
+  /** The near cache's save protocol (null: no near cache). */
+  #cached: CachedSave | null
 
-  /** Served from the near cache: the stored values as read, to prove a save overwrites nothing newer. */
-  #cachedAs: CachedView | null
-  /** The near cache's position before this session was read; undefined: it may not refill the cache. */
-  #mark: number | undefined
-
-  constructor(rt: SessionRuntime, record: StoredSession, persisted: boolean, origin?: CacheOrigin) {
+  /** Made by the manager; outside a request, use `sessions.get(id)`. */
+  constructor(rt: SessionRuntime, record: StoredSession, persisted: boolean, cached: CachedSave | null = null) {
     this.#rt = rt
     this.#record = record
     this.#persisted = persisted
-    this.#cachedAs = origin?.cached ? { attributes: origin.cached, principal: record.principal, read: new Set() } : null
-    // A new session's id is known to nobody else: nothing announced about it can be newer.
-    this.#mark = persisted ? origin?.mark : rt.cache?.mark()
+    this.#cached = cached
   }
 
   /** The session id. Treat it as a credential: never log it. */
@@ -150,7 +136,7 @@ export class Session {
 
   get<T = unknown>(name: string): T | undefined {
     if (this.#values.has(name)) return this.#values.get(name) as T
-    this.#cachedAs?.read.add(name)
+    this.#cached?.noteRead(name)
     const stored = this.#record.attributes.get(name)
     if (stored === undefined) return undefined
     const { value, json, stale } = this.#rt.codec.decode(name, stored)
@@ -162,12 +148,17 @@ export class Session {
   }
 
   has(name: string): boolean {
-    if (!this.#values.has(name)) this.#cachedAs?.read.add(name)
+    if (!this.#values.has(name)) this.#cached?.noteRead(name)
     return this.#record.attributes.has(name)
   }
 
   keys(): string[] {
     return [...this.#record.attributes.keys()]
+  }
+
+  /** @internal */
+  [holdsAttribute](name: string): boolean {
+    return this.#record.attributes.has(name)
   }
 
   /**
@@ -280,20 +271,21 @@ export class Session {
   async withLock<T>(fn: (lock: SessionLock) => Promise<T>, options: WithLockOptions = {}): Promise<T> {
     this.#assertUsable()
     if (!this.#persisted) await this.#write(this.#rt.now(), true)
-    else if (this.needsCommit()) await this.commit()
-    return runLocked(this.#rt.locks, this.#rt.events, () => this.#rt.now(), this as Session, fn, lockOptions(options))
-  }
-
-  /** @internal Saves from now on carry this fence (undefined: none). */
-  fenceWith(fence: number | undefined): void {
-    this.#fence = fence
-  }
-
-  /** @internal Forgets unsaved changes (a locked callback failed). */
-  discard(): void {
-    this.#clearPending()
-    this.#values.clear()
-    this.#watched.clear()
+    else if (this[needsCommit]()) await this[commitSession]()
+    const lockable = {
+      id: this.#record.id,
+      fenceWith: (fence: number | undefined) => {
+        this.#fence = fence
+      },
+      reload: () => this.#reload(),
+      commit: () => this[commitSession](),
+      discard: () => {
+        this.#clearPending()
+        this.#values.clear()
+        this.#watched.clear()
+      },
+    }
+    return runLocked(this.#rt.locks, this.#rt.events, () => this.#rt.now(), lockable, this as Session, fn, lockOptions(options))
   }
 
   /** Ask for the last-access time to be written on commit even inside `touchInterval`. */
@@ -326,7 +318,7 @@ export class Session {
   save(): Promise<void>
   save(callback: Callback): void
   save(callback?: Callback): Promise<void> | void {
-    return withCallback(this.commit(), callback)
+    return withCallback(this[commitSession](), callback)
   }
 
   /** Drops pending changes and re-reads the session from the store. Callback or promise. */
@@ -340,7 +332,7 @@ export class Session {
    * @internal False when a commit now would certainly write nothing: no change, no object
    * handed out that may have been mutated, no touch due. Lets adapters skip the async commit.
    */
-  needsCommit(): boolean {
+  [needsCommit](): boolean {
     if (this.#destroyed) return false
     if (this.#changes.size > 0 || this.#principalChanged || this.#watched.size > 0) return true
     if (!this.#persisted) return false
@@ -348,51 +340,18 @@ export class Session {
   }
 
   /** @internal Writes what changed: nothing, a touch, a create or one delta. */
-  async commit(): Promise<void> {
+  async [commitSession](): Promise<void> {
     if (this.#destroyed) return
     this.#collectMutations()
     const rt = this.#rt
     const now = rt.now()
     const hasChanges = this.#changes.size > 0 || this.#principalChanged
     const r = this.#record
-    const limited = this.#principalChanged && r.principal !== null ? rt.principalLimit : null
-    if (limited?.policy === 'refuse') await this.#refuseOverLimit(r.principal as string, limited.max, now)
-    if (limited?.policy === 'evict-oldest') {
-      await this.#write(now, hasChanges)
-      await this.#evictOverLimit(r.principal as string, limited.max, now)
+    if (this.#principalChanged && r.principal !== null && rt.principalSave) {
+      await rt.principalSave(r.id, r.principal, now, () => this.#write(now, hasChanges))
       return
     }
     await this.#write(now, hasChanges)
-  }
-
-  /**
-   * A save of a session read from the near cache: applied only at the version read. If the
-   * store moved on, it is still applied when every attribute it writes that the request read
-   * (and the principal) is as the cache had it, since then it overwrites nothing it did not
-   * see; otherwise VersionConflictError, because the request decided on data that was stale.
-   */
-  async #applyOverCache(delta: SessionDelta): Promise<ApplyResult> {
-    const rt = this.#rt
-    const cachedAs = this.#cachedAs as CachedView
-    let expected = this.#record.version
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const result = await rt.store.apply(this.#record.id, delta, { ...this.#conditions(), expectedVersion: expected })
-        this.#cachedAs = null
-        return result
-      } catch (e) {
-        if (!(e instanceof VersionConflictError) || attempt >= 10) throw e
-        const fresh = await rt.store.load(this.#record.id, delta.lastAccessedAt)
-        if (!fresh) throw new SessionNotFoundError(this.#record.id)
-        // Only a write that depends on what the request read from the stale copy is refused: a
-        // blind set (a "last seen" time) overwrites nothing the request decided on.
-        const stale =
-          [...delta.attributes.keys()].some((name) => cachedAs.read.has(name) && fresh.attributes.get(name) !== cachedAs.attributes.get(name)) ||
-          (delta.principal !== undefined && fresh.principal !== cachedAs.principal)
-        if (stale) throw e
-        expected = fresh.version
-      }
-    }
   }
 
   /** One atomic operation on the store, now; the new value decoded. */
@@ -411,13 +370,12 @@ export class Session {
     delta.maxValueBytes = rt.maxSize
     let stored: string
     try {
-      if (rt.codec.plain) {
-        const result = await rt.store.apply(this.#record.id, delta, this.#conditions())
-        stored = result.values?.get(name) as string
-        this.#adoptVersion(result)
-      } else {
-        stored = await this.#sealedAtomic(name, change, delta)
-      }
+      // Sealed values cannot be computed on by the store: the core computes, then compare-and-set.
+      const result = rt.codec.plain
+        ? await rt.store.apply(this.#record.id, delta, this.#conditions())
+        : await applyByCompareAndSet(rt.store, this.#record.id, delta, this.#conditions(), this.#sealing())
+      stored = result.values?.get(name) as string
+      this.#adoptVersion(result)
     } catch (e) {
       this.#noteGone(e)
       throw e
@@ -426,28 +384,10 @@ export class Session {
     return rt.codec.decode(name, stored).value
   }
 
-  /**
-   * Encrypted values cannot be computed on by the store: read, compute, and save only if the
-   * session is still at the version read (compare-and-set), retrying after a concurrent save.
-   */
-  async #sealedAtomic(name: string, change: AtomicChange, delta: SessionDelta): Promise<string> {
-    const rt = this.#rt
-    for (let attempt = 0; ; attempt++) {
-      const current = await rt.store.load(this.#record.id, delta.lastAccessedAt)
-      if (!current) throw new SessionNotFoundError(this.#record.id)
-      const before = current.attributes.get(name)
-      const json = applyAtomic(name, before === undefined ? undefined : rt.codec.decode(name, before).json, change, rt.maxSize)
-      const { stored } = rt.codec.encode(name, JSON.parse(json))
-      const plain = { ...delta, attributes: new Map<string, AttributeChange>([[name, { op: 'set', value: stored }]]) }
-      try {
-        const result = await rt.store.apply(this.#record.id, plain, { ...this.#conditions(), expectedVersion: current.version })
-        if (result.version === this.#record.version + 1) this.#record.version = result.version
-        return stored
-      } catch (e) {
-        if (!(e instanceof VersionConflictError) || attempt >= 100) throw e
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)))
-      }
-    }
+  /** Stored values to JSON text and back, through the codec (encryption at rest). */
+  #sealing(): ValueTranslation {
+    const codec = this.#rt.codec
+    return { open: (name, stored) => codec.decode(name, stored).json, seal: (name, json) => codec.encode(name, JSON.parse(json)).stored }
   }
 
   /** The attribute's JSON as this request sees it (undefined: absent). */
@@ -484,44 +424,18 @@ export class Session {
     this.#watched.delete(name)
     this.#changes.delete(name)
     this.#knownSize = null
-    this.#rt.cache?.invalidate(r.id)
+    this.#cached?.invalidate(r.id)
     this.#rt.events.emit('updated', { id: r.id, principal: r.principal, at: delta.lastAccessedAt, keys: [name] })
   }
 
-  /**
-   * After a write: when the store now holds exactly this request's view (the save was the
-   * only change since the version read), the near cache gets it, so the next request needs
-   * no load; otherwise the cache's copy is dropped.
-   */
+  /** After a write: the near cache gets this copy, or drops its own (see CachedSave#written). */
   #recache(exact: boolean, now: number): void {
-    const cache = this.#rt.cache
-    if (!cache) return
-    const r = this.#record
-    // Under a lock the store's fence moved on; such sessions are read afresh anyway.
-    if (exact && this.#mark !== undefined && this.#fence === undefined) cache.fill(r, this.#mark, now)
-    else cache.invalidate(r.id)
+    this.#cached?.written(this.#record, exact, this.#fence !== undefined, now)
   }
 
   #noteGone(e: unknown): void {
     // Destroyed elsewhere (logout everywhere) while this request ran: stay dead.
     if (e instanceof SessionNotFoundError) this.#destroyed = true
-  }
-
-  async #refuseOverLimit(principal: string, max: number, now: number): Promise<void> {
-    const others = (await this.#rt.store.findByPrincipal(principal, now)).filter((id) => id !== this.#record.id)
-    if (others.length >= max) throw new TooManySessionsError(max)
-  }
-
-  /** The principal's oldest sessions (by creation) beyond `max`, this one never among them, are destroyed. */
-  async #evictOverLimit(principal: string, max: number, now: number): Promise<void> {
-    const rt = this.#rt
-    const ids = await rt.store.findByPrincipal(principal, now)
-    if (ids.length <= max) return
-    const others = await Promise.all(ids.filter((id) => id !== this.#record.id).map((id) => rt.store.load(id, now)))
-    const oldest = others.filter((s): s is StoredSession => s !== null).sort((a, b) => a.createdAt - b.createdAt)
-    for (const s of oldest.slice(0, ids.length - max)) {
-      if (await rt.store.destroy(s.id)) rt.events.emit('destroyed', { id: s.id, principal, at: now, reason: 'evicted' })
-    }
   }
 
   async #write(now: number, hasChanges: boolean): Promise<void> {
@@ -547,7 +461,7 @@ export class Session {
       if (this.#principalChanged) delta.principal = r.principal
       const based = r.version
       try {
-        this.#adoptVersion(this.#cachedAs ? await this.#applyOverCache(delta) : await rt.store.apply(r.id, delta, this.#conditions()))
+        this.#adoptVersion(this.#cached ? await this.#cached.apply(rt.store, r.id, based, delta, this.#conditions()) : await rt.store.apply(r.id, delta, this.#conditions()))
       } catch (e) {
         this.#noteGone(e)
         throw e
@@ -574,7 +488,7 @@ export class Session {
   }
 
   /** @internal The id changes without the caller asking: periodic renewal. */
-  async renew(): Promise<void> {
+  async [renewSession](): Promise<void> {
     await this.#regenerate(true)
   }
 
