@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs'
 import { toMs, type Duration } from '../core/duration.js'
 import { StoreUnavailableError } from '../core/errors.js'
 import type { SessionStore, StoredSession } from '../core/store.js'
+import { springSessionStore } from '../interop/index.js'
 import { redisStore } from '../stores/redis/index.js'
 import { sqliteStore } from '../stores/sqlite/index.js'
 import { CliUsageError } from './errors.js'
@@ -85,12 +86,10 @@ export async function openStore(options: GlobalOptions, { create = false } = {})
   if (isRedisUrl(spec)) {
     const layout = options.layout ?? 'sessionmesh'
     if (layout !== 'sessionmesh' && layout !== 'spring-session') throw new CliUsageError(`--layout must be sessionmesh or spring-session (got ${layout})`)
-    const store = redisStore({
-      url: spec,
-      connectTimeoutMs: timeoutMs,
-      layout,
-      ...(options.prefix !== undefined ? (layout === 'spring-session' ? { spring: { namespace: options.prefix } } : { prefix: options.prefix }) : {}),
-    })
+    const store =
+      layout === 'spring-session'
+        ? springSessionStore({ url: spec, connectTimeoutMs: timeoutMs, ...(options.prefix !== undefined ? { namespace: options.prefix } : {}) })
+        : redisStore({ url: spec, connectTimeoutMs: timeoutMs, ...(options.prefix !== undefined ? { prefix: options.prefix } : {}) })
     const label = safeUrl(spec)
     try {
       // Connect now: "Redis is down" is then one clear message before any work starts.

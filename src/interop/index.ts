@@ -1,7 +1,7 @@
 /**
  * Interop with other session frameworks: adopt express-session + connect-redis sessions
  * (`connectRedisSessions`, for `migrateFrom`), and share sessions with Spring Session
- * services (`springSessionTokens` with `redisStore({ layout: 'spring-session' })`).
+ * services on Spring Session's Redis layout (`springSessionStore` with `springSessionTokens`).
  * See docs/MIGRATION.md.
  */
 export { connectRedisSessions } from './connect-redis.js'

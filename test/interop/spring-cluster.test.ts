@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { springSessionStore } from '../../src/interop/spring/store.js'
-import { connectRedis, type RedisConnection } from '../../src/stores/redis/connection.js'
-import { describeStoreConformance, sessionRecord } from '../stores/conformance.js'
+import { connectRedis, type RedisConnection } from '../../src/redis/index.js'
+import { describeStoreConformance, sessionRecord } from '../../src/testing/index.js'
 import { type RedisClusterProcesses, startCluster } from '../../harness/redis.js'
 import { keysOf, roundUpToNextMinute } from './fixtures/spring/spring-writes.js'
 
@@ -23,14 +23,15 @@ after(async () => {
   await cluster.stop()
 })
 
-describeStoreConformance('spring-session layout on Redis Cluster', async () => springSessionStore(await connect()))
+// Not `atomic`: the suite sends increment, append and merge through the core's compare-and-set, as createSessions does.
+describeStoreConformance('spring-session layout on Redis Cluster', () => springSessionStore({ cluster: { rootNodes: cluster.rootNodes } }))
 
 describe('spring-session layout on Redis Cluster: the keys Spring reads', () => {
   let connection: RedisConnection
   let store: ReturnType<typeof springSessionStore>
   before(async () => {
     connection = await connect()
-    store = springSessionStore(await connect(), { namespace: 'cluster:spring:session' })
+    store = springSessionStore({ cluster: { rootNodes: cluster.rootNodes }, namespace: 'cluster:spring:session' })
   })
   after(async () => {
     await store.close()

@@ -1,8 +1,10 @@
 /**
- * Lua for the Spring Session layout. Every script starts with LIB and takes the same first
- * four arguments: ARGV[1] the key namespace with its trailing `:`, ARGV[2] `1` on Redis
- * Cluster, ARGV[3] how long an expired session's hash is kept (ms), ARGV[4] the absolute
- * timeout given to sessions Spring created (ms). Script arguments start at ARGV[5].
+ * Lua for the Spring Session layout, each script defined with its keys, arguments and reply
+ * side by side (src/redis/script.ts). Every script uses SPRING (below) and takes the same
+ * first four arguments: `namespace` (the key namespace with its trailing `:`), `clusterMode`
+ * (`1` on Redis Cluster), `retentionMs` (how long an expired session's hash is kept) and
+ * `adoptAbsoluteMs` (the absolute timeout given to sessions Spring created); `springScript`
+ * puts them in front of each script's own.
  *
  * Spring's keys for one session are in different hash slots (Spring uses no hash tags), so:
  * - standalone / Sentinel: one script does everything, the session hash and Spring's other
@@ -11,15 +13,30 @@
  * - Cluster: the script only touches the key it was given; writes to other keys are returned
  *   as "effects" (`{command, key, args...}`) that the store runs right after, in order.
  *
- * Every script returns `{payload, effects}`; refusals are error replies `SESSIONMESH_<WHAT>`.
+ * Every script returns `{payload, effects}` (parsed as `SpringReply`); refusals are error
+ * replies `SESSIONMESH_<WHAT>`.
  */
-import { Script } from '../../stores/redis/connection.js'
+import type { StoredSession } from '../../core/store.js'
+import { defineScript, HASH_CHUNKS, luaHelpers, type LuaScript, type RedisReply } from '../../redis/index.js'
+import { fromSpring } from './jackson.js'
 
-const LIB = `
-local NS = ARGV[1]
-local CLUSTER = ARGV[2] == '1'
-local RETENTION = tonumber(ARGV[3])
-local ADOPT_ABS = tonumber(ARGV[4])
+/** The arguments every Spring script starts with. */
+export const SPRING_ARGS = ['namespace', 'clusterMode', 'retentionMs', 'adoptAbsoluteMs'] as const
+export type SpringArgs = typeof SPRING_ARGS
+
+/** A script's payload and the writes to other slots it leaves to the caller (Cluster; none otherwise). */
+export interface SpringReply<P> {
+  payload: P
+  effects: string[][]
+}
+
+/** A Spring layout script: SPRING_ARGS first, then its own. */
+export type SpringScript<K extends readonly string[], A extends readonly string[], P> = LuaScript<K, readonly [...SpringArgs, ...A], SpringReply<P>>
+
+const SPRING = luaHelpers(
+  'spring session layout',
+  `
+local NS, CLUSTER, RETENTION, ADOPT_ABS = namespace, clusterMode == '1', tonumber(retentionMs), tonumber(adoptAbsoluteMs)
 local PFIELD = 'sessionAttr:org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME'
 local SFIELD = 'sessionAttr:SPRING_SECURITY_CONTEXT'
 local EXPIRIES = NS .. 'sessionmesh:expiries'
@@ -54,12 +71,6 @@ local function hash_of(key)
   local m = {}
   for i = 1, #flat, 2 do m[flat[i]] = flat[i + 1] end
   return m, flat
-end
-
-local function hset_chunks(key, list)
-  for i = 1, #list, 200 do
-    redis.call('HSET', key, unpack(list, i, math.min(i + 199, #list)))
-  end
 end
 
 local function json(v)
@@ -214,19 +225,70 @@ local function record(s, flat, raw)
   return {fmt(s.created), fmt(s.last), fmt(s.issued), fmt(s.idle), fmt(s.abs), fmt(s.expires),
     s.principal or false, fmt(s.version), fmt(s.fence), attrs, raw and flat or false}
 end
-`
+`,
+  [HASH_CHUNKS],
+)
 
-const script = (name: string, body: string) => new Script(`spring-session:${name}`, LIB + body)
+function springScript<const K extends readonly string[], const A extends readonly string[], P>(spec: {
+  name: string
+  keys: K
+  args: A
+  lua: string
+  parse: (payload: RedisReply) => P
+}): SpringScript<K, A, P> {
+  return defineScript({
+    name: `spring-session:${spec.name}`,
+    keys: spec.keys,
+    args: [...SPRING_ARGS, ...spec.args] as unknown as readonly [...SpringArgs, ...A],
+    uses: [SPRING],
+    lua: spec.lua,
+    parse: (reply) => {
+      const [payload, effects] = reply as [RedisReply, string[][] | null]
+      return { payload: spec.parse(payload), effects: effects ?? [] }
+    },
+  })
+}
 
-/**
- * KEYS: session. ARGV[5..]: id, now, touchIntervalMs (-1: never), '1' to add the raw hash.
- * Payload: the record (see LIB `record`), or nil when absent or expired; touched first when due.
- */
-export const LOAD = script(
-  'load',
-  `
-local key, id, now, interval = KEYS[1], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-local m, flat = hash_of(key)
+/** LOAD's record (see SPRING's `record`): the session without its id, and the raw hash when asked for. */
+export interface SpringRecord {
+  session: Omit<StoredSession, 'id'>
+  raw: string[] | null
+}
+
+function toRecord(r: RedisReply): SpringRecord | null {
+  if (r === null) return null
+  const [created, last, issued, idle, absolute, expires, principal, version, fence, flat, raw] = r as [
+    string, string, string, string, string, string, string | null, string, string, string[], string[] | null,
+  ]
+  const attributes = new Map<string, string>()
+  for (let i = 0; i + 1 < flat.length; i += 2) attributes.set(flat[i] as string, fromSpring(flat[i + 1] as string))
+  return {
+    session: {
+      attributes,
+      createdAt: Number(created),
+      lastAccessedAt: Number(last),
+      idIssuedAt: Number(issued),
+      idleTimeoutMs: Number(idle),
+      absoluteTimeoutMs: Number(absolute),
+      expiresAt: Number(expires),
+      principal: principal ?? null,
+      version: Number(version),
+      fence: Number(fence),
+    },
+    raw: raw ?? null,
+  }
+}
+
+const one = (payload: RedisReply) => Number(payload) === 1
+
+/** The record, or null when absent or expired; touched first when its last access is at least `touchIntervalMs` old (-1: never). `raw`: '1' to add the raw hash. */
+export const LOAD = springScript({
+  name: 'load',
+  keys: ['session'],
+  args: ['id', 'now', 'touchIntervalMs', 'raw'],
+  lua: `
+local now, interval = tonumber(now), tonumber(touchIntervalMs)
+local m, flat = hash_of(session)
 if not m then return {false, effects} end
 local s = resolve(m)
 if not s or s.expires <= now then return {false, effects} end
@@ -234,180 +296,193 @@ if interval >= 0 and now - s.last >= interval then
   local old = s.expires
   s.last = now
   s.expires = math.min(now + s.idle, s.created + s.abs)
-  write_state(key, s)
-  schedule(key, id, old, s.expires)
+  write_state(session, s)
+  schedule(session, id, old, s.expires)
 end
-return {record(s, flat, ARGV[8] == '1'), effects}
+return {record(s, flat, raw == '1'), effects}
 `,
-)
+  parse: toRecord,
+})
 
-/**
- * KEYS: session. ARGV[5..]: id, now (the new session's last access), expiresAt, principal to
- * index ('' none), then field/value pairs for the hash. Refuses a live session with this id.
- */
-export const CREATE = script(
-  'create',
-  `
-local key, id, now, expires, principal = KEYS[1], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8]
-local m = hash_of(key)
+/** `principal`: to index ('' none); `fields`: field/value pairs for the hash. Refuses (SESSIONMESH_EXISTS) a live session with this id. */
+export const CREATE = springScript({
+  name: 'create',
+  keys: ['session'],
+  args: ['id', 'now', 'expiresAt', 'principal', '...fields'],
+  lua: `
+local now, expires = tonumber(now), tonumber(expiresAt)
+local m = hash_of(session)
 if m then
   local old = resolve(m)
   if old and old.expires > now then return redis.error_reply('SESSIONMESH_EXISTS') end
-  purge(key, id, old)
+  purge(session, id, old)
 end
-local fields = {}
-for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
-hset_chunks(key, fields)
-schedule(key, id, nil, expires)
+hset_chunks(session, fields)
+schedule(session, id, nil, expires)
 if principal ~= '' then fx('SADD', index_key(principal), quoted(id)) end
 return {1, effects}
 `,
-)
+  parse: (): void => undefined,
+})
 
 /**
- * KEYS: session. ARGV[5..]: id, lastAccessedAt, expiresAt, expectedVersion (''), fence (''),
- * principal change ('' none, 's' set, 'c' clear), the principal as Jackson JSON, then
- * (op, field, value) triples: op 's' sets the field, 'd' empties it (Spring's removal).
- * Payload: the new version.
+ * `expectedVersion`, `fence`: '' for none. `principalChange`: '' none, 's' set, 'c' clear;
+ * `principal`: the principal as Jackson JSON. `changes`: (op, field, value) triples: op 's'
+ * sets the field, 'd' empties it (Spring's removal). Payload: the new version.
  */
-export const APPLY = script(
-  'apply',
-  `
-local key, id, now, expires = KEYS[1], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-local m = hash_of(key)
+export const APPLY = springScript({
+  name: 'apply',
+  keys: ['session'],
+  args: ['id', 'lastAccessedAt', 'expiresAt', 'expectedVersion', 'fence', 'principalChange', 'principal', '...changes'],
+  lua: `
+local now, expires = tonumber(lastAccessedAt), tonumber(expiresAt)
+local m = hash_of(session)
 if not m then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
 local s = resolve(m)
 if not s or s.expires <= now then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
-if ARGV[8] ~= '' and tonumber(ARGV[8]) ~= s.version then return redis.error_reply('SESSIONMESH_VERSION ' .. fmt(s.version)) end
-if ARGV[9] ~= '' then
-  local fence = tonumber(ARGV[9])
-  if fence < s.fence then return redis.error_reply('SESSIONMESH_FENCE ' .. fmt(s.fence)) end
-  s.fence = fence
+if expectedVersion ~= '' and tonumber(expectedVersion) ~= s.version then return redis.error_reply('SESSIONMESH_VERSION ' .. fmt(s.version)) end
+if fence ~= '' then
+  local f = tonumber(fence)
+  if f < s.fence then return redis.error_reply('SESSIONMESH_FENCE ' .. fmt(s.fence)) end
+  s.fence = f
 end
 local old_p, old_e = s.principal, s.expires
 local sets = {}
-for i = 12, #ARGV, 3 do
-  local value = (ARGV[i] == 's') and ARGV[i + 2] or ''
-  sets[#sets + 1] = ARGV[i + 1]
+for i = 1, #changes, 3 do
+  local value = (changes[i] == 's') and changes[i + 2] or ''
+  sets[#sets + 1] = changes[i + 1]
   sets[#sets + 1] = value
-  m[ARGV[i + 1]] = value
+  m[changes[i + 1]] = value
 end
-if ARGV[10] ~= '' then
-  local value = (ARGV[10] == 's') and ARGV[11] or ''
+if principalChange ~= '' then
+  local value = (principalChange == 's') and principal or ''
   sets[#sets + 1] = PFIELD
   sets[#sets + 1] = value
   m[PFIELD] = value
 end
-hset_chunks(key, sets)
+hset_chunks(session, sets)
 s.version = s.version + 1
 s.last, s.expires = now, expires
-write_state(key, s)
+write_state(session, s)
 local new_p = principal_of(m)
 if old_p ~= new_p then
   if old_p then fx('SREM', index_key(old_p), quoted(id)) end
   if new_p then fx('SADD', index_key(new_p), quoted(id)) end
 end
-schedule(key, id, old_e, expires)
+schedule(session, id, old_e, expires)
 return {fmt(s.version), effects}
 `,
-)
+  parse: (payload) => Number(payload),
+})
 
-/** KEYS: session. ARGV[5..]: id, lastAccessedAt, expiresAt. Payload: 1, or 0 (no write) if absent or expired. */
-export const TOUCH = script(
-  'touch',
-  `
-local key, id, now, expires = KEYS[1], ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-local m = hash_of(key)
+/** Payload: true, or false (no write) if absent or expired. */
+export const TOUCH = springScript({
+  name: 'touch',
+  keys: ['session'],
+  args: ['id', 'lastAccessedAt', 'expiresAt'],
+  lua: `
+local now, expires = tonumber(lastAccessedAt), tonumber(expiresAt)
+local m = hash_of(session)
 if not m then return {0, effects} end
 local s = resolve(m)
 if not s or s.expires <= now then return {0, effects} end
 local old = s.expires
 s.last, s.expires = now, expires
-write_state(key, s)
-schedule(key, id, old, expires)
+write_state(session, s)
+schedule(session, id, old, expires)
 return {1, effects}
 `,
-)
+  parse: one,
+})
 
 /**
- * KEYS: session. ARGV[5..]: id, mode ('tombstone': as Spring's deleteById; 'purge': gone at
- * once), and optionally the version and last access it must still have.
- * Payload: {1 done | 0 absent or already destroyed | 2 changed since, principal or nil}.
+ * `mode`: 'tombstone' (as Spring's deleteById) or 'purge' (gone at once); with `version` and
+ * `lastAccessedAt`, only if the session still has them.
+ * Payload: 'done' (with the principal, null for none), 'absent' (or already destroyed) or 'changed' since.
  */
-export const DESTROY = script(
-  'destroy',
-  `
-local key, id, mode = KEYS[1], ARGV[5], ARGV[6]
-local m = hash_of(key)
+export const DESTROY = springScript({
+  name: 'destroy',
+  keys: ['session'],
+  args: ['id', 'mode', 'version?', 'lastAccessedAt?'],
+  lua: `
+local m = hash_of(session)
 if not m then return {{0, false}, effects} end
 local s = resolve(m)
 if not s then
-  purge(key, id, nil)
+  purge(session, id, nil)
   return {{0, false}, effects}
 end
 if m['maxInactiveInterval'] == '0' then return {{0, false}, effects} end
-if ARGV[7] and ARGV[7] ~= '' and (s.version ~= tonumber(ARGV[7]) or s.last ~= tonumber(ARGV[8])) then return {{2, false}, effects} end
+if version and version ~= '' and (s.version ~= tonumber(version) or s.last ~= tonumber(lastAccessedAt)) then return {{2, false}, effects} end
 if mode == 'purge' then
-  purge(key, id, s)
+  purge(session, id, s)
 else
-  tombstone(key, id, s)
+  tombstone(session, id, s)
   fx('DEL', shadow_key(id)) -- Spring's deleteById does this too: its SessionDeletedEvent
 end
 return {{1, s.principal or false}, effects}
 `,
-)
+  parse: (payload) => {
+    const [done, principal] = payload as [number, string | null]
+    const n = Number(done)
+    return { outcome: n === 1 ? ('done' as const) : n === 2 ? ('changed' as const) : ('absent' as const), principal: principal ?? null }
+  },
+})
 
 /**
- * Off Cluster only. KEYS: old session, new session. ARGV[5..]: old id, new id, now.
- * As Spring's changeSessionId: RENAME of the hash and shadow key, index entries moved.
- * Payload: 1, or 0 if the old session is absent or expired.
+ * Off Cluster only. As Spring's changeSessionId: RENAME of the hash and shadow key, index
+ * entries moved. Payload: true, or false if the old session is absent or expired.
  */
-export const CHANGE_ID = script(
-  'change-id',
-  `
-local old_id, new_id, now = ARGV[5], ARGV[6], tonumber(ARGV[7])
-local m = hash_of(KEYS[1])
+export const CHANGE_ID = springScript({
+  name: 'change-id',
+  keys: ['oldSession', 'newSession'],
+  args: ['oldId', 'newId', 'now'],
+  lua: `
+local now = tonumber(now)
+local m = hash_of(oldSession)
 if not m then return {0, effects} end
 local s = resolve(m)
 if not s or s.expires <= now then return {0, effects} end
-local t = hash_of(KEYS[2])
+local t = hash_of(newSession)
 if t then
   local ts = resolve(t)
   if ts and ts.expires > now then return redis.error_reply('SESSIONMESH_EXISTS') end
-  purge(KEYS[2], new_id, ts)
+  purge(newSession, newId, ts)
 end
-redis.call('RENAME', KEYS[1], KEYS[2])
-if redis.call('EXISTS', shadow_key(old_id)) == 1 then redis.call('RENAME', shadow_key(old_id), shadow_key(new_id)) end
+redis.call('RENAME', oldSession, newSession)
+if redis.call('EXISTS', shadow_key(oldId)) == 1 then redis.call('RENAME', shadow_key(oldId), shadow_key(newId)) end
 s.issued = now
-write_state(KEYS[2], s)
+write_state(newSession, s)
 if s.principal then
-  redis.call('SREM', index_key(s.principal), quoted(old_id))
-  redis.call('SADD', index_key(s.principal), quoted(new_id))
+  redis.call('SREM', index_key(s.principal), quoted(oldId))
+  redis.call('SADD', index_key(s.principal), quoted(newId))
 end
 if s.expires > 0 then
-  redis.call('SREM', bucket_key(s.expires), quoted('expires:' .. old_id))
-  redis.call('SADD', bucket_key(s.expires), quoted('expires:' .. new_id))
+  redis.call('SREM', bucket_key(s.expires), quoted('expires:' .. oldId))
+  redis.call('SADD', bucket_key(s.expires), quoted('expires:' .. newId))
 end
-redis.call('ZREM', EXPIRIES, old_id)
-redis.call('ZREM', IDS, old_id)
-redis.call('ZADD', EXPIRIES, fmt(s.expires), new_id)
-redis.call('ZADD', IDS, '0', new_id)
+redis.call('ZREM', EXPIRIES, oldId)
+redis.call('ZREM', IDS, oldId)
+redis.call('ZADD', EXPIRIES, fmt(s.expires), newId)
+redis.call('ZADD', IDS, '0', newId)
 return {1, effects}
 `,
-)
+  parse: one,
+})
 
-/**
- * Off Cluster only. KEYS: our expiry set. ARGV[5..]: now, limit.
- * Payload: {how many were due, {id, principal ('' none), ...} of those that expired}.
- */
-export const SWEEP = script(
-  'sweep',
-  `
-local now = tonumber(ARGV[5])
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[5], 'LIMIT', 0, tonumber(ARGV[6]))
+type Expired = { id: string; principal: string | null }
+
+/** Off Cluster only. `expiries`: our expiry set. Payload: how many were due, and those of them that expired. */
+export const SWEEP = springScript({
+  name: 'sweep',
+  keys: ['expiries'],
+  args: ['now', 'limit'],
+  lua: `
+local t = tonumber(now)
+local due = redis.call('ZRANGEBYSCORE', expiries, '-inf', now, 'LIMIT', 0, tonumber(limit))
 local out = {}
 for _, id in ipairs(due) do
-  local p = expire_one(session_key(id), id, now)
+  local p = expire_one(session_key(id), id, t)
   if p then
     out[#out + 1] = id
     out[#out + 1] = p
@@ -415,84 +490,113 @@ for _, id in ipairs(due) do
 end
 return {{#due, out}, effects}
 `,
-)
+  parse: (payload) => {
+    const [due, flat] = payload as [number, string[]]
+    const expired: Expired[] = []
+    for (let i = 0; i + 1 < flat.length; i += 2) expired.push({ id: flat[i] as string, principal: flat[i + 1] || null })
+    return { due: Number(due), expired }
+  },
+})
 
-/** Cluster: KEYS: our expiry set. ARGV[5..]: now, limit. Takes the due ids out of the set: each is then this caller's alone. */
-export const CLAIM = script(
-  'claim',
-  `
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[5], 'LIMIT', 0, tonumber(ARGV[6]))
-if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
+/** Cluster: takes the due ids out of our expiry set (`expiries`), so each is then this caller's alone. Payload: the ids. */
+export const CLAIM = springScript({
+  name: 'claim',
+  keys: ['expiries'],
+  args: ['now', 'limit'],
+  lua: `
+local due = redis.call('ZRANGEBYSCORE', expiries, '-inf', now, 'LIMIT', 0, tonumber(limit))
+if #due > 0 then redis.call('ZREM', expiries, unpack(due)) end
 return {due, effects}
 `,
-)
+  parse: (payload) => payload as string[],
+})
 
-/** Cluster: KEYS: session. ARGV[5..]: id, now. Payload: {1, principal or ''} if it expired, else {0}. */
-export const EXPIRE_ONE = script(
-  'expire-one',
-  `
-local p = expire_one(KEYS[1], ARGV[5], tonumber(ARGV[6]))
+/** Cluster: sweeps one session. Payload: whether it expired now, and its principal (null for none). */
+export const EXPIRE_ONE = springScript({
+  name: 'expire-one',
+  keys: ['session'],
+  args: ['id', 'now'],
+  lua: `
+local p = expire_one(session, id, tonumber(now))
 if p then return {{1, p}, effects} end
 return {{0}, effects}
 `,
-)
+  parse: (payload) => {
+    const [hit, principal] = payload as [number, string?]
+    return { expired: Number(hit) === 1, principal: principal || null }
+  },
+})
 
 /**
  * The session lock in Spring's hash (its other keys are in other slots on Cluster): fields
  * `sessionmesh:lockOwner` and `sessionmesh:lockUntil` (epoch ms by the callers' clocks),
- * which Spring ignores. KEYS: session. ARGV[5..]: id, now, owner, ttl ms.
- * Payload: the raised fence, or 0 if another owner's lease is unexpired.
+ * which Spring ignores. Payload: the raised fence, or null if another owner's lease is unexpired.
  */
-export const LOCK = script(
-  'lock',
-  `
-local key, now, owner, ttl = KEYS[1], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
-local m = hash_of(key)
+export const LOCK = springScript({
+  name: 'lock',
+  keys: ['session'],
+  args: ['id', 'now', 'owner', 'ttlMs'],
+  lua: `
+local now, ttl = tonumber(now), tonumber(ttlMs)
+local m = hash_of(session)
 if not m then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
 local s = resolve(m)
 if not s or s.expires <= now then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
 local holder, until_ = m['sessionmesh:lockOwner'], tonumber(m['sessionmesh:lockUntil'] or '0')
 if holder and holder ~= owner and until_ > now then return {0, effects} end
 s.fence = s.fence + 1
-write_state(key, s)
-redis.call('HSET', key, 'sessionmesh:lockOwner', owner, 'sessionmesh:lockUntil', fmt(now + ttl))
+write_state(session, s)
+redis.call('HSET', session, 'sessionmesh:lockOwner', owner, 'sessionmesh:lockUntil', fmt(now + ttl))
 return {fmt(s.fence), effects}
 `,
-)
+  parse: (payload) => {
+    const fence = Number(payload)
+    return fence === 0 ? null : fence
+  },
+})
 
-/** KEYS: session. ARGV[5..]: id, now, owner, ttl ms. Payload 1 if this owner's unexpired lease was extended. */
-export const EXTEND_LOCK = script(
-  'extendLock',
-  `
-local key, now, owner, ttl = KEYS[1], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
-local lease = redis.call('HMGET', key, 'sessionmesh:lockOwner', 'sessionmesh:lockUntil')
+/** Payload: true if this owner's unexpired lease was extended. */
+export const EXTEND_LOCK = springScript({
+  name: 'extendLock',
+  keys: ['session'],
+  args: ['id', 'now', 'owner', 'ttlMs'],
+  lua: `
+local now, ttl = tonumber(now), tonumber(ttlMs)
+local lease = redis.call('HMGET', session, 'sessionmesh:lockOwner', 'sessionmesh:lockUntil')
 if lease[1] ~= owner or tonumber(lease[2] or '0') <= now then return {0, effects} end
-redis.call('HSET', key, 'sessionmesh:lockUntil', fmt(now + ttl))
+redis.call('HSET', session, 'sessionmesh:lockUntil', fmt(now + ttl))
 return {1, effects}
 `,
-)
+  parse: one,
+})
 
-/** KEYS: session. ARGV[5..]: id, owner. Payload 1 if released (only this owner's lease). */
-export const UNLOCK = script(
-  'unlock',
-  `
-if redis.call('HGET', KEYS[1], 'sessionmesh:lockOwner') ~= ARGV[6] then return {0, effects} end
-redis.call('HDEL', KEYS[1], 'sessionmesh:lockOwner', 'sessionmesh:lockUntil')
+/** Payload: true if released (only this owner's lease). */
+export const UNLOCK = springScript({
+  name: 'unlock',
+  keys: ['session'],
+  args: ['id', 'owner'],
+  lua: `
+if redis.call('HGET', session, 'sessionmesh:lockOwner') ~= owner then return {0, effects} end
+redis.call('HDEL', session, 'sessionmesh:lockOwner', 'sessionmesh:lockUntil')
 return {1, effects}
 `,
-)
+  parse: one,
+})
 
-/** KEYS: session. ARGV[5..]: id, now. Payload: the raised fence (quorum locks). */
-export const RAISE_FENCE = script(
-  'raiseFence',
-  `
-local key, now = KEYS[1], tonumber(ARGV[6])
-local m = hash_of(key)
+/** Payload: the raised fence (quorum locks). */
+export const RAISE_FENCE = springScript({
+  name: 'raiseFence',
+  keys: ['session'],
+  args: ['id', 'now'],
+  lua: `
+local now = tonumber(now)
+local m = hash_of(session)
 if not m then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
 local s = resolve(m)
 if not s or s.expires <= now then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
 s.fence = s.fence + 1
-write_state(key, s)
+write_state(session, s)
 return {fmt(s.fence), effects}
 `,
-)
+  parse: (payload) => Number(payload),
+})

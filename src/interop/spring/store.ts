@@ -24,21 +24,39 @@
  * `SPRING_SECURITY_CONTEXT`'s authentication name (PrincipalNameIndexResolver). Setting it
  * from Node writes that attribute, which Spring's `findByPrincipalName` then finds.
  *
- * Atomicity: on a standalone server or behind Sentinel each method is one Lua script. On a
+ * Atomicity: on a standalone server or behind Sentinel each method is one Lua script. The
+ * atomic changes (increment, append, merge) are the core's compare-and-set over `load` and
+ * `apply` (the values are Jackson's, not JSON the Lua could splice), so `atomic` is not set. On a
  * Redis Cluster, Spring's keys for one session live in different slots, so only the session
  * hash is changed atomically (versions, fences and "never resurrect" hold); the shadow key,
  * minute bucket, principal index and our sets are updated by separate commands right after
  * (an index entry is added before the session names the principal, so a reader that checks
  * the session never misses one), and changeId is a copy plus a guarded delete.
  */
-import { ConfigurationError, SessionNotFoundError, StoreUnavailableError, VersionConflictError } from '../../core/errors.js'
-import { applyAtomic, isAtomic } from '../../core/ops.js'
-import type { ApplyConditions, AttributeChange, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession } from '../../core/store.js'
-import { type RedisConnection, type Script, scriptRefusal, unavailable } from '../../stores/redis/connection.js'
-import { fromSpring, jacksonString, toSpring } from './jackson.js'
-import { APPLY, CHANGE_ID, CLAIM, CREATE, DESTROY, EXPIRE_ONE, EXTEND_LOCK, LOAD, LOCK, RAISE_FENCE, SWEEP, TOUCH, UNLOCK } from './scripts.js'
+import { ConfigurationError, StoreUnavailableError } from '../../core/errors.js'
+import type { ApplyConditions, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession } from '../../core/store.js'
+import { type Named, type RedisConnection, type RedisTarget, scriptRefusal, storeConnection, unavailable } from '../../redis/index.js'
+import { jacksonString, toSpring } from './jackson.js'
+import {
+  APPLY,
+  CHANGE_ID,
+  CLAIM,
+  CREATE,
+  DESTROY,
+  EXPIRE_ONE,
+  EXTEND_LOCK,
+  LOAD,
+  LOCK,
+  RAISE_FENCE,
+  type SpringArgs,
+  type SpringScript,
+  SWEEP,
+  TOUCH,
+  UNLOCK,
+} from './scripts.js'
 
-export interface SpringSessionStoreOptions {
+/** The Spring Session layout's own options. */
+export interface SpringSessionOptions {
   /** Spring's `redisNamespace` (`spring.session.redis.namespace`). Default `spring:session`. */
   namespace?: string
   /**
@@ -55,34 +73,41 @@ export interface SpringSessionStoreOptions {
   expiredRetentionMs?: number
 }
 
+export type SpringSessionStoreOptions = RedisTarget &
+  SpringSessionOptions & {
+    /** Longest wait for the first connection before operations fail with StoreUnavailableError. Default 5 s. */
+    connectTimeoutMs?: number
+    /** Connection errors between reconnects (node-redis keeps reconnecting). Default: ignored. */
+    onError?: (error: Error) => void
+  }
+
 /** Spring's index name: FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME. */
 export const PRINCIPAL_NAME_INDEX_NAME = 'org.springframework.session.FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME'
 
-type Effect = string[]
-/** LOAD's record: created, last, issued, idle, absolute, expires, principal, version, fence, attributes, raw hash. */
-type Record11 = [string, string, string, string, string, string, string | null, string, string, string[], string[] | null]
 type Expired = { id: string; principal: string | null }
 
 /** Whole milliseconds, as Spring's epoch-ms fields hold them. */
 const ms = (n: number) => String(Math.floor(n))
 const maxInactiveInterval = (idleMs: number) => String(Math.min(2147483647, Math.ceil(idleMs / 1000)))
 
-
 /**
- * Sessions in Spring Session's Redis layout (see the module comment), on a connection from
- * `connectRedis`. `close()` closes the connection (a client you passed to connectRedis stays
- * open). Use with `springSessionTokens()` and the cookie name `SESSION`.
+ * Sessions in Spring Session's Redis layout (see the module comment), shared with Spring Boot
+ * services: standalone, behind Sentinel, or on a Redis Cluster, with the same connection
+ * options as `redisStore` (`url | cluster | sentinel | client`). It connects in the
+ * background from its creation, like `redisStore`; a missing `redis` package fails the first
+ * call with MissingDependencyError. `close()` closes the connection (never a `client` you
+ * passed in). Use with `springSessionTokens()` and the cookie name `SESSION`.
  *
  * @example
- * const connection = await connectRedis({ url: 'redis://localhost:6379' }, console.error)
+ * import { springSessionStore, springSessionTokens } from 'sessionmesh/interop'
  * const sessions = createSessions({
- *   store: springSessionStore(connection),
+ *   store: springSessionStore({ url: 'redis://localhost:6379' }), // namespace: 'spring:session'
  *   tokens: springSessionTokens(),
  *   cookie: { name: 'SESSION' },
  *   idleTimeout: '30m', // Spring Boot's default server.servlet.session.timeout
  * })
  */
-export function springSessionStore(connection: RedisConnection, options: SpringSessionStoreOptions = {}) {
+export function springSessionStore(options: SpringSessionStoreOptions) {
   const namespace = (options.namespace ?? 'spring:session').trim()
   // eslint-disable-next-line no-control-regex -- control characters are refused
   if (!namespace || /[\u0000-\u001f\s]/.test(namespace)) throw new ConfigurationError('springSessionStore: namespace must be a non-empty name without spaces')
@@ -91,6 +116,11 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
   for (const [name, v] of [['absoluteTimeoutMs', absoluteTimeoutMs], ['expiredRetentionMs', retentionMs]] as const) {
     if (!Number.isSafeInteger(v) || v <= 0) throw new ConfigurationError(`springSessionStore: ${name} must be a positive whole number of milliseconds`)
   }
+  const connectTimeoutMs = options.connectTimeoutMs ?? 5_000
+  if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0) throw new ConfigurationError('springSessionStore: connectTimeoutMs must be a positive number of milliseconds')
+  const connection = storeConnection(options, { connectTimeoutMs, onError: options.onError ?? (() => {}), feature: 'springSessionStore' })
+  const conn = () => connection.get()
+
   const ns = `${namespace}:`
   const keys = {
     session: (id: string) => `${ns}sessions:${id}`,
@@ -98,75 +128,28 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
     expiries: `${ns}sessionmesh:expiries`,
     ids: `${ns}sessionmesh:ids`,
   }
-  const cluster = () => connection.mode === 'cluster'
   const quoted = (id: string) => jacksonString(id)
 
-  /** Runs a script; on Cluster, then the writes it handed back for keys in other slots. */
-  const run = async <T>(script: Script, k: string[], args: Array<string | number>): Promise<T> => {
-    const [payload, effects] = await connection.eval<[T, Effect[]]>(script, k, [ns, cluster() ? '1' : '0', retentionMs, absoluteTimeoutMs, ...args])
-    for (const effect of effects ?? []) await connection.command(effect[1], effect)
+  /** Runs a script with the layout's arguments first; on Cluster, then the writes it handed back for keys in other slots. */
+  const run = async <K extends readonly string[], A extends readonly string[], P>(
+    c: RedisConnection,
+    script: SpringScript<K, A, P>,
+    k: Named<K, string>,
+    args: Named<A, string | number>,
+  ): Promise<P> => {
+    const layout: Named<SpringArgs, string | number> = { namespace: ns, clusterMode: c.mode === 'cluster' ? '1' : '0', retentionMs, adoptAbsoluteMs: absoluteTimeoutMs }
+    const { payload, effects } = await c.run(script, { keys: k, args: { ...layout, ...args } })
+    for (const effect of effects) await c.command(effect[1], effect)
     return payload
   }
 
-  const toRecord = (id: string, r: Record11): StoredSession => {
-    const attributes = new Map<string, string>()
-    const flat = r[9]
-    for (let i = 0; i + 1 < flat.length; i += 2) attributes.set(flat[i] as string, fromSpring(flat[i + 1] as string))
-    return {
-      id,
-      attributes,
-      createdAt: Number(r[0]),
-      lastAccessedAt: Number(r[1]),
-      idIssuedAt: Number(r[2]),
-      idleTimeoutMs: Number(r[3]),
-      absoluteTimeoutMs: Number(r[4]),
-      expiresAt: Number(r[5]),
-      principal: r[6] ?? null,
-      version: Number(r[7]),
-      fence: Number(r[8]),
-    }
-  }
-
   /** A read without a touch (findByPrincipal, scan, changeId on Cluster). */
-  const peek = async (id: string, now: number, raw = false) => {
-    const r = await run<Record11 | null>(LOAD, [keys.session(id)], [id, now, -1, raw ? '1' : ''])
-    return r ? { record: toRecord(id, r), raw: r[10] } : null
+  const peek = async (c: RedisConnection, id: string, now: number, raw = false) => {
+    const r = await run(c, LOAD, { session: keys.session(id) }, { id, now, touchIntervalMs: -1, raw: raw ? '1' : '' })
+    return r ? { record: { id, ...r.session }, raw: r.raw } : null
   }
 
-  /** One APPLY script: blind sets and deletes (`apply` resolves atomic operations first). */
-  const applyPlain = async (id: string, delta: SessionDelta, conditions: ApplyConditions): Promise<{ version: number }> => {
-    const args: Array<string | number> = [
-      id,
-      delta.lastAccessedAt,
-      delta.expiresAt,
-      conditions.expectedVersion ?? '',
-      conditions.fence ?? '',
-      delta.principal === undefined ? '' : delta.principal === null ? 'c' : 's',
-      typeof delta.principal === 'string' ? jacksonString(delta.principal) : '',
-    ]
-    for (const [name, change] of delta.attributes) {
-      switch (change.op) {
-        case 'set':
-          args.push('s', `sessionAttr:${name}`, toSpring(change.value, name))
-          break
-        case 'delete':
-          args.push('d', `sessionAttr:${name}`, '')
-          break
-        default:
-          throw new TypeError(`spring session store: atomic change ${change.op} reached the plain apply`)
-      }
-    }
-    try {
-      // Cluster: the index entry goes in before the session names the principal.
-      if (typeof delta.principal === 'string' && cluster()) await indexAdd(delta.principal, id)
-      const version = await run<string>(APPLY, [keys.session(id)], args)
-      return { version: Number(version) }
-    } catch (e) {
-      throw scriptRefusal(e, id, conditions)
-    }
-  }
-
-  const indexAdd = (principal: string, id: string) => connection.command(keys.index(principal), ['SADD', keys.index(principal), quoted(id)])
+  const indexAdd = (c: RedisConnection, principal: string, id: string) => c.command(keys.index(principal), ['SADD', keys.index(principal), quoted(id)])
 
   /** The hash fields of a new session, Spring's first (as RedisSessionRepository's RedisSession writes them for a new session). */
   const fieldsOf = (s: StoredSession): string[] => {
@@ -190,9 +173,9 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
   }
 
   /** Cluster: the hash cannot be RENAMEd across slots; copy it, then delete the old one if it did not change meanwhile. */
-  const changeIdAcrossSlots = async (oldId: string, newId: string, now: number): Promise<boolean> => {
+  const changeIdAcrossSlots = async (c: RedisConnection, oldId: string, newId: string, now: number): Promise<boolean> => {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const old = await peek(oldId, now, true)
+      const old = await peek(c, oldId, now, true)
       if (!old || !old.raw) return false
       const s = old.record
       const fields: string[] = []
@@ -209,31 +192,26 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
         'sessionmesh:expiresAt', ms(s.expiresAt),
         'sessionmesh:lastAccessedTime', ms(s.lastAccessedAt),
       )
-      if (s.principal !== null) await indexAdd(s.principal, newId)
-      await run(CREATE, [keys.session(newId)], [newId, now, s.expiresAt, s.principal ?? '', ...fields])
-      const [done] = await run<[number, string | null]>(DESTROY, [keys.session(oldId)], [oldId, 'purge', s.version, s.lastAccessedAt])
-      if (Number(done) === 1) return true
+      if (s.principal !== null) await indexAdd(c, s.principal, newId)
+      await run(c, CREATE, { session: keys.session(newId) }, { id: newId, now, expiresAt: s.expiresAt, principal: s.principal ?? '', fields })
+      const { outcome } = await run(c, DESTROY, { session: keys.session(oldId) }, { id: oldId, mode: 'purge', version: s.version, lastAccessedAt: s.lastAccessedAt })
+      if (outcome === 'done') return true
       // Changed (or ended) between the copy and the delete: undo the copy and look again.
-      await run(DESTROY, [keys.session(newId)], [newId, 'purge'])
-      if (Number(done) === 0) return false
+      await run(c, DESTROY, { session: keys.session(newId) }, { id: newId, mode: 'purge' })
+      if (outcome === 'absent') return false
     }
     throw new StoreUnavailableError('spring session store: the session kept changing while its id was being changed; try again')
   }
 
-  const sweepStandalone = async (now: number, batch: number): Promise<{ due: number; expired: Expired[] }> => {
-    const [due, flat] = await run<[number, string[]]>(SWEEP, [keys.expiries], [now, batch])
-    const expired: Expired[] = []
-    for (let i = 0; i + 1 < flat.length; i += 2) expired.push({ id: flat[i] as string, principal: flat[i + 1] || null })
-    return { due: Number(due), expired }
-  }
+  const sweepStandalone = (c: RedisConnection, now: number, batch: number) => run(c, SWEEP, { expiries: keys.expiries }, { now, limit: batch })
 
-  const sweepCluster = async (now: number, batch: number): Promise<{ due: number; expired: Expired[] }> => {
-    const due = await run<string[]>(CLAIM, [keys.expiries], [now, batch])
-    const results = await Promise.all(due.map((id) => run<[number, string?]>(EXPIRE_ONE, [keys.session(id)], [id, now])))
+  const sweepCluster = async (c: RedisConnection, now: number, batch: number): Promise<{ due: number; expired: Expired[] }> => {
+    const due = await run(c, CLAIM, { expiries: keys.expiries }, { now, limit: batch })
+    const results = await Promise.all(due.map((id) => run(c, EXPIRE_ONE, { session: keys.session(id) }, { id, now })))
     const expired: Expired[] = []
     due.forEach((id, i) => {
-      const [hit, principal] = results[i] ?? [0]
-      if (Number(hit) === 1) expired.push({ id, principal: principal || null })
+      const r = results[i]
+      if (r?.expired) expired.push({ id, principal: r.principal })
     })
     return { due: due.length, expired }
   }
@@ -241,120 +219,139 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
   return {
     kind: 'spring-session',
 
+    /** The connection, once made (for the CLI and tests). */
+    connection: conn,
+
     async load(id, now, loadOptions?: LoadOptions) {
+      const c = await conn()
       try {
-        const r = await run<Record11 | null>(LOAD, [keys.session(id)], [id, now, loadOptions?.touchIntervalMs ?? -1, ''])
-        return r ? toRecord(id, r) : null
+        const r = await run(c, LOAD, { session: keys.session(id) }, { id, now, touchIntervalMs: loadOptions?.touchIntervalMs ?? -1, raw: '' })
+        return r ? { id, ...r.session } : null
       } catch (e) {
         throw unavailable(e, 'load failed')
       }
     },
 
     async create(session) {
+      const c = await conn()
       const fields = fieldsOf(session)
       try {
-        if (session.principal !== null && cluster()) await indexAdd(session.principal, session.id)
-        await run(CREATE, [keys.session(session.id)], [session.id, session.lastAccessedAt, session.expiresAt, session.principal ?? '', ...fields])
+        if (session.principal !== null && c.mode === 'cluster') await indexAdd(c, session.principal, session.id)
+        const args = { id: session.id, now: session.lastAccessedAt, expiresAt: session.expiresAt, principal: session.principal ?? '', fields }
+        await run(c, CREATE, { session: keys.session(session.id) }, args)
       } catch (e) {
         throw scriptRefusal(e, session.id)
       }
     },
 
+    /**
+     * Blind sets and deletes. Not `atomic`: the core turns increment, append and merge into
+     * sets with `expectedVersion`, computed on the values `load` returns (compare-and-set).
+     */
     async apply(id, delta: SessionDelta, conditions: ApplyConditions = {}) {
-      if (![...delta.attributes.values()].some(isAtomic)) return applyPlain(id, delta, conditions)
-      // Atomic operations on Jackson values are computed here and saved only if the session is
-      // still at the version they were computed from; a concurrent write means compute again.
-      for (let attempt = 0; ; attempt++) {
-        const current = await peek(id, delta.lastAccessedAt)
-        if (!current) throw new SessionNotFoundError(id)
-        const { version } = current.record
-        if (conditions.expectedVersion !== undefined && conditions.expectedVersion !== version) {
-          throw new VersionConflictError(id, conditions.expectedVersion, version)
+      const changes: string[] = []
+      for (const [name, change] of delta.attributes) {
+        switch (change.op) {
+          case 'set':
+            changes.push('s', `sessionAttr:${name}`, toSpring(change.value, name))
+            break
+          case 'delete':
+            changes.push('d', `sessionAttr:${name}`, '')
+            break
+          default:
+            throw new TypeError(`spring session store: ${change.op} is not computed by this store (it does not declare \`atomic\`): send it through createSessions`)
         }
-        const attributes = new Map<string, AttributeChange>()
-        const values = new Map<string, string>()
-        for (const [name, change] of delta.attributes) {
-          if (!isAtomic(change)) {
-            attributes.set(name, change)
-            continue
-          }
-          const next = applyAtomic(name, values.get(name) ?? current.record.attributes.get(name), change, delta.maxValueBytes)
-          values.set(name, next)
-          attributes.set(name, { op: 'set', value: next })
-        }
-        try {
-          const applied = await applyPlain(id, { ...delta, attributes }, { ...conditions, expectedVersion: version })
-          return { version: applied.version, values }
-        } catch (e) {
-          if (!(e instanceof VersionConflictError) || conditions.expectedVersion !== undefined || attempt >= 100) throw e
-          await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 ** attempt)))
-        }
+      }
+      const c = await conn()
+      const args = {
+        id,
+        lastAccessedAt: delta.lastAccessedAt,
+        expiresAt: delta.expiresAt,
+        expectedVersion: conditions.expectedVersion ?? '',
+        fence: conditions.fence ?? '',
+        principalChange: delta.principal === undefined ? '' : delta.principal === null ? 'c' : 's',
+        principal: typeof delta.principal === 'string' ? jacksonString(delta.principal) : '',
+        changes,
+      }
+      try {
+        // Cluster: the index entry goes in before the session names the principal.
+        if (typeof delta.principal === 'string' && c.mode === 'cluster') await indexAdd(c, delta.principal, id)
+        return { version: await run(c, APPLY, { session: keys.session(id) }, args) }
+      } catch (e) {
+        throw scriptRefusal(e, id, conditions)
       }
     },
 
     async lock(id, owner, ttlMs, now) {
+      const c = await conn()
       try {
-        const fence = Number(await run<string>(LOCK, [keys.session(id)], [id, now, owner, Math.ceil(ttlMs)]))
-        return fence === 0 ? null : fence
+        return await run(c, LOCK, { session: keys.session(id) }, { id, now, owner, ttlMs: Math.ceil(ttlMs) })
       } catch (e) {
         throw scriptRefusal(e, id)
       }
     },
 
     async extendLock(id, owner, ttlMs, now) {
+      const c = await conn()
       try {
-        return Number(await run<string>(EXTEND_LOCK, [keys.session(id)], [id, now, owner, Math.ceil(ttlMs)])) === 1
+        return await run(c, EXTEND_LOCK, { session: keys.session(id) }, { id, now, owner, ttlMs: Math.ceil(ttlMs) })
       } catch (e) {
         throw unavailable(e, 'extendLock failed')
       }
     },
 
     async unlock(id, owner) {
+      const c = await conn()
       try {
-        return Number(await run<string>(UNLOCK, [keys.session(id)], [id, owner])) === 1
+        return await run(c, UNLOCK, { session: keys.session(id) }, { id, owner })
       } catch (e) {
         throw unavailable(e, 'unlock failed')
       }
     },
 
     async raiseFence(id, now) {
+      const c = await conn()
       try {
-        return Number(await run<string>(RAISE_FENCE, [keys.session(id)], [id, now]))
+        return await run(c, RAISE_FENCE, { session: keys.session(id) }, { id, now })
       } catch (e) {
         throw scriptRefusal(e, id)
       }
     },
 
     async touch(id, lastAccessedAt, expiresAt) {
+      const c = await conn()
       try {
-        return Number(await run<number>(TOUCH, [keys.session(id)], [id, lastAccessedAt, expiresAt])) === 1
+        return await run(c, TOUCH, { session: keys.session(id) }, { id, lastAccessedAt, expiresAt })
       } catch (e) {
         throw unavailable(e, 'touch failed')
       }
     },
 
     async destroy(id) {
+      const c = await conn()
       try {
-        const [done] = await run<[number, string | null]>(DESTROY, [keys.session(id)], [id, 'tombstone'])
-        return Number(done) === 1
+        const { outcome } = await run(c, DESTROY, { session: keys.session(id) }, { id, mode: 'tombstone' })
+        return outcome === 'done'
       } catch (e) {
         throw unavailable(e, 'destroy failed')
       }
     },
 
     async changeId(oldId, newId, now) {
+      const c = await conn()
       try {
-        if (cluster()) return await changeIdAcrossSlots(oldId, newId, now)
-        return Number(await run<number>(CHANGE_ID, [keys.session(oldId), keys.session(newId)], [oldId, newId, now])) === 1
+        if (c.mode === 'cluster') return await changeIdAcrossSlots(c, oldId, newId, now)
+        return await run(c, CHANGE_ID, { oldSession: keys.session(oldId), newSession: keys.session(newId) }, { oldId, newId, now })
       } catch (e) {
         throw scriptRefusal(e, newId)
       }
     },
 
     async findByPrincipal(principal, now) {
+      const c = await conn()
       try {
         const ikey = keys.index(principal)
-        const members = await connection.command<string[]>(ikey, ['SMEMBERS', ikey], true)
+        const members = await c.command<string[]>(ikey, ['SMEMBERS', ikey], true)
         const candidates: Array<{ member: string; id: string }> = []
         for (const member of members) {
           // Members Spring wrote with another serializer are not ours to judge: left alone.
@@ -366,11 +363,11 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
           }
           if (typeof id === 'string' && id) candidates.push({ member, id })
         }
-        const found = await Promise.all(candidates.map((c) => peek(c.id, now)))
+        const found = await Promise.all(candidates.map((m) => peek(c, m.id, now)))
         const live: string[] = []
         const stale: string[] = []
-        candidates.forEach((c, i) => (found[i]?.record.principal === principal ? live.push(c.id) : stale.push(c.member)))
-        if (stale.length > 0) await connection.command(ikey, ['SREM', ikey, ...stale])
+        candidates.forEach((m, i) => (found[i]?.record.principal === principal ? live.push(m.id) : stale.push(m.member)))
+        if (stale.length > 0) await c.command(ikey, ['SREM', ikey, ...stale])
         return live
       } catch (e) {
         throw unavailable(e, 'findByPrincipal failed')
@@ -378,11 +375,12 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
     },
 
     async scan({ cursor, limit, now }): Promise<ScanPage> {
+      const c = await conn()
       const max = Math.max(1, Math.floor(Number.isFinite(limit) ? limit : 1000))
       try {
-        const ids = await connection.command<string[]>(keys.ids, ['ZRANGE', keys.ids, cursor ? `(${cursor}` : '-', '+', 'BYLEX', 'LIMIT', '0', String(max + 1)], true)
+        const ids = await c.command<string[]>(keys.ids, ['ZRANGE', keys.ids, cursor ? `(${cursor}` : '-', '+', 'BYLEX', 'LIMIT', '0', String(max + 1)], true)
         const page = ids.slice(0, max)
-        const found = await Promise.all(page.map((id) => peek(id, now)))
+        const found = await Promise.all(page.map((id) => peek(c, id, now)))
         const sessions = found.filter((f) => f !== null).map((f) => f.record)
         return { sessions, cursor: ids.length > max ? (page[page.length - 1] ?? null) : null }
       } catch (e) {
@@ -391,6 +389,7 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
     },
 
     async sweep(now, limit = Number.POSITIVE_INFINITY) {
+      const c = await conn()
       const out: Expired[] = []
       let remaining = Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : Number.POSITIVE_INFINITY
       try {
@@ -398,7 +397,7 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
         // the expiry set (swept, or rescheduled later), so the loop ends.
         while (remaining > 0) {
           const batch = Math.min(remaining, 500)
-          const r = cluster() ? await sweepCluster(now, batch) : await sweepStandalone(now, batch)
+          const r = c.mode === 'cluster' ? await sweepCluster(c, now, batch) : await sweepStandalone(c, now, batch)
           out.push(...r.expired)
           remaining -= r.expired.length
           if (r.due < batch) break
@@ -410,15 +409,14 @@ export function springSessionStore(connection: RedisConnection, options: SpringS
     },
 
     async count(now) {
+      const c = await conn()
       try {
-        return Number(await connection.command<number>(keys.expiries, ['ZCOUNT', keys.expiries, `(${now}`, '+inf'], true))
+        return Number(await c.command<number>(keys.expiries, ['ZCOUNT', keys.expiries, `(${now}`, '+inf'], true))
       } catch (e) {
         throw unavailable(e, 'count failed')
       }
     },
 
-    async close() {
-      await connection.close()
-    },
-  } satisfies SessionStore
+    close: () => connection.close(),
+  } satisfies SessionStore & { connection: () => Promise<RedisConnection> }
 }

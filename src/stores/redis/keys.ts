@@ -62,3 +62,14 @@ export class KeyLayout {
     return `${this.#prefix}lease:sweeper`
   }
 }
+
+/** Runs `fn` over every bucket, `width` at a time (each bucket is one slot, so Cluster spreads them). */
+export async function eachBucket<T>(fn: (bucket: number) => Promise<T>, width = 32, from = 0): Promise<T[]> {
+  const out: T[] = []
+  for (let b = from; b < BUCKETS; b += width) {
+    const batch = []
+    for (let i = b; i < Math.min(b + width, BUCKETS); i++) batch.push(fn(i))
+    out.push(...(await Promise.all(batch)))
+  }
+  return out
+}

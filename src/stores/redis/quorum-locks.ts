@@ -1,6 +1,7 @@
 import { ConfigurationError } from '../../core/errors.js'
 import type { SessionLockProvider, SessionLockStrategy } from '../../core/lock.js'
-import { connectRedis, type RedisConnection, type RedisTarget, Script } from './connection.js'
+import { type CallOf, connectRedis, type LuaScript, type RedisConnection, type RedisTarget } from '../../redis/index.js'
+import { EXTEND_LEASE, RELEASE_LEASE, TAKE_LEASE } from './scripts.js'
 
 export interface QuorumLocksOptions {
   /** Independent Redis masters (not replicas of each other), ideally 3 or 5. */
@@ -14,33 +15,6 @@ export interface QuorumLocksOptions {
   /** Connection errors (masters down); default ignored. */
   onError?: (error: Error) => void
 }
-
-/** KEYS: lease. ARGV: owner, ttl. 1 if this owner holds it now (taken, or renewed by the same owner). */
-const TAKE = new Script(
-  'quorumTake',
-  `
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`,
-)
-/** KEYS: lease. ARGV: owner, ttl. 1 if extended. */
-const EXTEND = new Script(
-  'quorumExtend',
-  `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-`,
-)
-/** KEYS: lease. ARGV: owner. */
-const DROP = new Script(
-  'quorumDrop',
-  `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('DEL', KEYS[1])
-`,
-)
 
 /**
  * Session locks whose lease lives on a majority of N independent Redis masters (the
@@ -71,19 +45,19 @@ export function quorumLocks(options: QuorumLocksOptions): SessionLockStrategy {
     let connections: Array<Promise<RedisConnection>> | null = null
     const connect = () =>
       (connections ??= masters.map((m) => {
-        const c = connectRedis(m, onError, abort.signal)
+        const c = connectRedis(m, onError, abort.signal, 'quorumLocks')
         c.catch(onError)
         return c
       }))
-    /** How many masters answered 1 in time. */
-    const vote = async (script: Script, key: string, args: Array<string | number>): Promise<number> => {
+    /** How many masters said yes in time. */
+    const vote = async <S extends LuaScript<readonly ['lease'], readonly string[], boolean>>(script: S, call: CallOf<S>): Promise<number> => {
       const answers = await Promise.all(
         connect().map(async (c) => {
           let timer: NodeJS.Timeout | undefined
-          const late = new Promise<number>((resolve) => {
-            timer = setTimeout(() => resolve(0), timeoutMs)
+          const late = new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(false), timeoutMs)
           })
-          const answer = c.then((conn) => conn.eval<number>(script, [key], args)).then(Number, () => 0)
+          const answer = c.then((conn) => conn.run(script, call)).then((yes) => yes === true, () => false)
           try {
             return await Promise.race([answer, late])
           } finally {
@@ -91,33 +65,33 @@ export function quorumLocks(options: QuorumLocksOptions): SessionLockStrategy {
           }
         }),
       )
-      return answers.filter((a) => a === 1).length
+      return answers.filter((yes) => yes).length
     }
     const validFor = (ttlMs: number, started: number) => ttlMs - (performance.now() - started) - (ttlMs * drift + 2)
 
     const provider: SessionLockProvider = {
       async acquire(id, owner, ttlMs) {
-        const key = prefix + id
+        const lease = prefix + id
         const started = performance.now()
-        const yes = await vote(TAKE, key, [owner, Math.ceil(ttlMs)])
+        const yes = await vote(TAKE_LEASE, { keys: { lease }, args: { owner, ttlMs: Math.ceil(ttlMs) } })
         if (yes < quorum || validFor(ttlMs, started) <= 0) {
-          await vote(DROP, key, [owner])
+          await vote(RELEASE_LEASE, { keys: { lease }, args: { owner } })
           return null
         }
         try {
           return await store.raiseFence(id, now())
         } catch (e) {
-          await vote(DROP, key, [owner])
+          await vote(RELEASE_LEASE, { keys: { lease }, args: { owner } })
           throw e
         }
       },
       async extend(id, owner, ttlMs) {
         const started = performance.now()
-        const yes = await vote(EXTEND, prefix + id, [owner, Math.ceil(ttlMs)])
+        const yes = await vote(EXTEND_LEASE, { keys: { lease: prefix + id }, args: { owner, ttlMs: Math.ceil(ttlMs) } })
         return yes >= quorum && validFor(ttlMs, started) > 0
       },
       async release(id, owner) {
-        await vote(DROP, prefix + id, [owner])
+        await vote(RELEASE_LEASE, { keys: { lease: prefix + id }, args: { owner } })
       },
       async close() {
         abort.abort()

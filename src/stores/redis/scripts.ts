@@ -1,6 +1,8 @@
 /**
  * The store's Lua scripts: each store operation is one of these, run atomically on the
- * node that owns the session's slot. Replies that are refusals come back as error replies
+ * node that owns the session's slot. Each is defined with its keys, arguments and reply side
+ * by side (src/redis/script.ts); the Lua they share is written once, below, and put into the
+ * scripts that use it. Replies that are refusals come back as error replies
  * `SESSIONMESH_<WHAT> <detail>` and are turned into typed errors by the store.
  *
  * Hash fields: #c created, #l last access, #i id issued, #it idle ms, #at absolute ms,
@@ -19,73 +21,42 @@
  * own step, ordered so the index is always a superset of the truth (added before, removed
  * after); readers verify members, so a stale entry costs a check, never a missed session.
  */
-import { Script } from './connection.js'
+import type { StoredSession } from '../../core/store.js'
+import { defineScript, HASH_CHUNKS, luaHelpers, type RedisReply } from '../../redis/index.js'
+import { decodeHash } from './record.js'
 
-/** Shared Lua helpers, prepended to scripts that need them. */
-const LIB = `
-local function hset_chunks(key, list)
-  for i = 1, #list, 200 do
-    redis.call('HSET', key, unpack(list, i, math.min(i + 199, #list)))
-  end
+type Expired = { id: string; principal: string | null }
+
+/** A session's TTL (its expiry plus the retention, so the sweeper can still report it) and its place in its bucket's expiry index. */
+const SCHEDULE = luaHelpers(
+  'schedule',
+  `
+local function schedule(key, expiries, id, expires, retention)
+  redis.call('PEXPIREAT', key, string.format('%.0f', tonumber(expires) + tonumber(retention)))
+  redis.call('ZADD', expiries, expires, id)
 end
-local function hdel_chunks(key, list)
-  for i = 1, #list, 200 do
-    redis.call('HDEL', key, unpack(list, i, math.min(i + 199, #list)))
-  end
-end
+`,
+)
+
+/** The per-principal index: ids scored by their absolute deadline; entries past it are pruned on every add. */
+const PRINCIPALS = luaHelpers(
+  'principal index',
+  `
+local function index_key(prefix, principal) return prefix .. '{' .. principal .. '}' end
 local function index_add(ikey, id, deadline, now)
   redis.call('ZADD', ikey, deadline, id)
   redis.call('ZREMRANGEBYSCORE', ikey, '-inf', now)
 end
-`
-
-/**
- * KEYS: session, bucket expiries. ARGV: id, now, touchIntervalMs (-1: never), retentionMs.
- * Returns the hash as a flat array, or nil if absent or expired; touches it first when due.
- */
-export const LOAD = new Script(
-  'load',
-  `
-local h = redis.call('HGETALL', KEYS[1])
-if #h == 0 then return nil end
-local at = {}
-for i = 1, #h, 2 do at[h[i]] = i + 1 end
-local now = tonumber(ARGV[2])
-if not at['#e'] or tonumber(h[at['#e']]) <= now then return nil end
-local interval = tonumber(ARGV[3])
-if interval >= 0 and now - tonumber(h[at['#l']]) >= interval then
-  local e = math.min(now + tonumber(h[at['#it']]), tonumber(h[at['#c']]) + tonumber(h[at['#at']]))
-  local es = string.format('%.0f', e)
-  redis.call('HSET', KEYS[1], '#l', ARGV[2], '#e', es)
-  redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', e + tonumber(ARGV[4])))
-  redis.call('ZADD', KEYS[2], es, ARGV[1])
-  h[at['#l']] = ARGV[2]
-  h[at['#e']] = es
-end
-return h
+local function index_remove(prefix, principal, id) redis.call('ZREM', index_key(prefix, principal), id) end
 `,
 )
 
-/**
- * KEYS: session, bucket expiries[, principal index (inline mode, when a principal is set)].
- * ARGV: id, now, expiresAt, retentionMs, deadline (index score), then field/value pairs.
- */
-export const CREATE = new Script(
-  'create',
-  `${LIB}
-local e = redis.call('HGET', KEYS[1], '#e')
-local now = tonumber(ARGV[2])
-if e and tonumber(e) > now then return redis.error_reply('SESSIONMESH_EXISTS') end
-if e then redis.call('DEL', KEYS[1]) end
-local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
-hset_chunks(KEYS[1], fields)
-redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', tonumber(ARGV[3]) + tonumber(ARGV[4])))
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
--- Entries nobody swept within the retention are dropped with their (already expired) keys.
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. string.format('%.0f', now - tonumber(ARGV[4])))
-if KEYS[3] then index_add(KEYS[3], ARGV[1], ARGV[5], ARGV[2]) end
-return 1
+/** The change feed: `<version> <id>` for a save, `- <id>` for a session gone or renamed. */
+const CHANGES = luaHelpers(
+  'change feed',
+  `
+local function announce_saved(channel, version, id) redis.call('PUBLISH', channel, version .. ' ' .. id) end
+local function announce_gone(channel, id) redis.call('PUBLISH', channel, '- ' .. id) end
 `,
 )
 
@@ -95,7 +66,9 @@ return 1
  * numbers to 14 digits): an array gets one more element before its `]`; an object is split
  * into its top-level fields, which are replaced or added.
  */
-const OPS = `
+const JSON_OPS = luaHelpers(
+  'atomic JSON operations',
+  `
 local function trim(s) return (s:gsub('^%s+', ''):gsub('%s+$', '')) end
 local function str_end(s, j)
   j = j + 1
@@ -200,41 +173,99 @@ local function atomic(op, name, cur, arg)
     return '{' .. table.concat(parts, ',') .. '}'
   end
 end
-`
+`,
+)
 
 /**
- * KEYS: session, bucket expiries[, new principal's index (inline mode, principal set)].
- * ARGV: id, lastAccessedAt, expiresAt, retentionMs, expectedVersion ('' none), fence ('' none),
- * principal op ('' keep, 's' set, 'c' clear), principal, index prefix ('' not inline),
- * maxValueBytes ('' none), change channel, then op/name/value triples (op 's' set, 'd' delete,
- * or an atomic op 'i' increment by value, 'a' append element value, 'm' merge object value).
- * Returns { version, old principal or '', then name/new value pairs of the atomic ops }.
+ * Returns the session hash, or nil if absent or expired; touches it first when its last
+ * access is at least `touchIntervalMs` old (-1: never).
+ */
+export const LOAD = defineScript({
+  name: 'load',
+  keys: ['session', 'expiries'],
+  args: ['id', 'now', 'touchIntervalMs', 'retentionMs'],
+  lua: `
+local h = redis.call('HGETALL', session)
+if #h == 0 then return nil end
+local at = {}
+for i = 1, #h, 2 do at[h[i]] = i + 1 end
+local t = tonumber(now)
+if not at['#e'] or tonumber(h[at['#e']]) <= t then return nil end
+local interval = tonumber(touchIntervalMs)
+if interval >= 0 and t - tonumber(h[at['#l']]) >= interval then
+  local e = math.min(t + tonumber(h[at['#it']]), tonumber(h[at['#c']]) + tonumber(h[at['#at']]))
+  local es = string.format('%.0f', e)
+  redis.call('HSET', session, '#l', now, '#e', es)
+  redis.call('PEXPIREAT', session, string.format('%.0f', e + tonumber(retentionMs)))
+  redis.call('ZADD', expiries, es, id)
+  h[at['#l']] = now
+  h[at['#e']] = es
+end
+return h
+`,
+  parse: (reply): Omit<StoredSession, 'id'> | null => (reply === null ? null : decodeHash(reply as string[])),
+})
+
+/**
+ * A new session from its hash fields (`fields`: field/value pairs). `index`: the
+ * principal's index, in inline mode when a principal is set; `deadline` is its score there.
+ * Refuses (SESSIONMESH_EXISTS) a live session with this id; replaces an expired one.
+ */
+export const CREATE = defineScript({
+  name: 'create',
+  keys: ['session', 'expiries', 'index?'],
+  args: ['id', 'now', 'expiresAt', 'retentionMs', 'deadline', '...fields'],
+  uses: [HASH_CHUNKS, SCHEDULE, PRINCIPALS],
+  lua: `
+local e = redis.call('HGET', session, '#e')
+local t = tonumber(now)
+if e and tonumber(e) > t then return redis.error_reply('SESSIONMESH_EXISTS') end
+if e then redis.call('DEL', session) end
+hset_chunks(session, fields)
+schedule(session, expiries, id, expiresAt, retentionMs)
+-- Entries nobody swept within the retention are dropped with their (already expired) keys.
+redis.call('ZREMRANGEBYSCORE', expiries, '-inf', '(' .. string.format('%.0f', t - tonumber(retentionMs)))
+if index then index_add(index, id, deadline, now) end
+return 1
+`,
+  parse: (): void => undefined,
+})
+
+/**
+ * A delta. `index`: the new principal's index (inline mode, principal set).
+ * `expectedVersion`, `fence`, `maxValueBytes`: '' for none. `principalChange`: '' keep,
+ * 's' set to `principal`, 'c' clear. `indexPrefix`: '' when not inline. `changes`:
+ * op/name/value triples (op 's' set, 'd' delete, or an atomic op 'i' increment by value,
+ * 'a' append element value, 'm' merge object value).
  * Every check, atomic results included, happens before the first write: Redis does not roll
  * a script back, so a refusal must come before anything changed.
  */
-export const APPLY = new Script(
-  'apply',
-  `${LIB}${OPS}
-local m = redis.call('HMGET', KEYS[1], '#e', '#v', '#f', '#p', '#c', '#at')
-local now = tonumber(ARGV[2])
+export const APPLY = defineScript({
+  name: 'apply',
+  keys: ['session', 'expiries', 'index?'],
+  args: ['id', 'lastAccessedAt', 'expiresAt', 'retentionMs', 'expectedVersion', 'fence', 'principalChange', 'principal', 'indexPrefix', 'maxValueBytes', 'channel', '...changes'],
+  uses: [HASH_CHUNKS, SCHEDULE, PRINCIPALS, CHANGES, JSON_OPS],
+  lua: `
+local m = redis.call('HMGET', session, '#e', '#v', '#f', '#p', '#c', '#at')
+local now = tonumber(lastAccessedAt)
 if not m[1] or tonumber(m[1]) <= now then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
-if ARGV[5] ~= '' and tonumber(ARGV[5]) ~= tonumber(m[2]) then return redis.error_reply('SESSIONMESH_VERSION ' .. m[2]) end
-if ARGV[6] ~= '' and tonumber(ARGV[6]) < tonumber(m[3]) then return redis.error_reply('SESSIONMESH_FENCE ' .. m[3]) end
-local max = tonumber(ARGV[10])
+if expectedVersion ~= '' and tonumber(expectedVersion) ~= tonumber(m[2]) then return redis.error_reply('SESSIONMESH_VERSION ' .. m[2]) end
+if fence ~= '' and tonumber(fence) < tonumber(m[3]) then return redis.error_reply('SESSIONMESH_FENCE ' .. m[3]) end
+local max = tonumber(maxValueBytes)
 local sets, dels, results, computed = {}, {}, {}, {}
-for i = 12, #ARGV, 3 do
-  local op, name = ARGV[i], ARGV[i + 1]
+for i = 1, #changes, 3 do
+  local op, name = changes[i], changes[i + 1]
   if op == 's' then
     sets[#sets + 1] = 'a:' .. name
-    sets[#sets + 1] = ARGV[i + 2]
+    sets[#sets + 1] = changes[i + 2]
   elseif op == 'd' then
     dels[#dels + 1] = 'a:' .. name
   else
     local cur = computed[name]
-    if not cur then cur = redis.call('HGET', KEYS[1], 'a:' .. name) or nil end
-    local v, err = atomic(op, name, cur, ARGV[i + 2])
+    if not cur then cur = redis.call('HGET', session, 'a:' .. name) or nil end
+    local v, err = atomic(op, name, cur, changes[i + 2])
     if not v then return err end
-    if max and #v > max then return redis.error_reply('SESSIONMESH_TOO_LARGE ' .. #v .. ' ' .. ARGV[10]) end
+    if max and #v > max then return redis.error_reply('SESSIONMESH_TOO_LARGE ' .. #v .. ' ' .. maxValueBytes) end
     computed[name] = v
     sets[#sets + 1] = 'a:' .. name
     sets[#sets + 1] = v
@@ -242,206 +273,259 @@ for i = 12, #ARGV, 3 do
     results[#results + 1] = v
   end
 end
-hdel_chunks(KEYS[1], dels)
+hdel_chunks(session, dels)
 sets[#sets + 1] = '#l'
-sets[#sets + 1] = ARGV[2]
+sets[#sets + 1] = lastAccessedAt
 sets[#sets + 1] = '#e'
-sets[#sets + 1] = ARGV[3]
-if ARGV[6] ~= '' then
+sets[#sets + 1] = expiresAt
+if fence ~= '' then
   sets[#sets + 1] = '#f'
-  sets[#sets + 1] = ARGV[6]
+  sets[#sets + 1] = fence
 end
-if ARGV[7] == 's' then
+if principalChange == 's' then
   sets[#sets + 1] = '#p'
-  sets[#sets + 1] = ARGV[8]
-elseif ARGV[7] == 'c' then
-  redis.call('HDEL', KEYS[1], '#p')
+  sets[#sets + 1] = principal
+elseif principalChange == 'c' then
+  redis.call('HDEL', session, '#p')
 end
-hset_chunks(KEYS[1], sets)
-local v = redis.call('HINCRBY', KEYS[1], '#v', 1)
-redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', tonumber(ARGV[3]) + tonumber(ARGV[4])))
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-redis.call('PUBLISH', ARGV[11], v .. ' ' .. ARGV[1])
+hset_chunks(session, sets)
+local v = redis.call('HINCRBY', session, '#v', 1)
+schedule(session, expiries, id, expiresAt, retentionMs)
+announce_saved(channel, v, id)
 local old = m[4] or ''
-if ARGV[9] ~= '' and ARGV[7] ~= '' and old ~= ARGV[8] then
-  if old ~= '' then redis.call('ZREM', ARGV[9] .. '{' .. old .. '}', ARGV[1]) end
-  if ARGV[7] == 's' then
-    index_add(KEYS[3], ARGV[1], string.format('%.0f', tonumber(m[5]) + tonumber(m[6])), ARGV[2])
+if indexPrefix ~= '' and principalChange ~= '' and old ~= principal then
+  if old ~= '' then index_remove(indexPrefix, old, id) end
+  if principalChange == 's' then
+    index_add(index, id, string.format('%.0f', tonumber(m[5]) + tonumber(m[6])), lastAccessedAt)
   end
 end
 local out = { v, old }
 for j = 1, #results do out[#out + 1] = results[j] end
 return out
 `,
-)
+  parse: (reply) => {
+    const [version, old, ...computed] = reply as [number, string, ...string[]]
+    let values: Map<string, string> | undefined
+    for (let i = 0; i + 1 < computed.length; i += 2) (values ??= new Map<string, string>()).set(computed[i] as string, computed[i + 1] as string)
+    /** `oldPrincipal`: the principal before the delta, '' for none. */
+    return { version: Number(version), oldPrincipal: old, values }
+  },
+})
 
 /**
- * KEYS: session, its lock. ARGV: owner, ttl ms, now. Takes (or renews, for the same owner)
- * the lease and raises the session's fence: returns the fence, or 0 if another owner holds it.
+ * Takes (or renews, for the same owner) the session's lease and raises its fence: the new
+ * fence, or null if another owner holds the lease. SESSIONMESH_NOT_FOUND if the session is gone.
  */
-export const LOCK = new Script(
-  'lock',
-  `
-local e = redis.call('HGET', KEYS[1], '#e')
-if not e or tonumber(e) <= tonumber(ARGV[3]) then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
-local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
-return redis.call('HINCRBY', KEYS[1], '#f', 1)
+export const LOCK = defineScript({
+  name: 'lock',
+  keys: ['session', 'lock'],
+  args: ['owner', 'ttlMs', 'now'],
+  lua: `
+local e = redis.call('HGET', session, '#e')
+if not e or tonumber(e) <= tonumber(now) then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
+local holder = redis.call('GET', lock)
+if holder and holder ~= owner then return 0 end
+redis.call('SET', lock, owner, 'PX', ttlMs)
+return redis.call('HINCRBY', session, '#f', 1)
 `,
-)
+  parse: (reply) => {
+    const fence = Number(reply)
+    return fence === 0 ? null : fence
+  },
+})
 
-/** KEYS: lock. ARGV: owner, ttl ms. 1 if extended (this owner still holds it). */
-export const EXTEND_LOCK = new Script(
-  'extendLock',
-  `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-`,
-)
-
-/** KEYS: lock. ARGV: owner. 1 if released; another owner's lease is never touched. */
-export const UNLOCK = new Script(
-  'unlock',
-  `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('DEL', KEYS[1])
-`,
-)
-
-/** KEYS: session. ARGV: now. Raises the fence without a lease (quorum locks). */
-export const RAISE_FENCE = new Script(
-  'raiseFence',
-  `
-local e = redis.call('HGET', KEYS[1], '#e')
-if not e or tonumber(e) <= tonumber(ARGV[1]) then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
-return redis.call('HINCRBY', KEYS[1], '#f', 1)
-`,
-)
-
-/** KEYS: session, bucket expiries. ARGV: id, lastAccessedAt, expiresAt, retentionMs. 1 if touched. */
-export const TOUCH = new Script(
-  'touch',
-  `
-local e = redis.call('HGET', KEYS[1], '#e')
-if not e or tonumber(e) <= tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[1], '#l', ARGV[2], '#e', ARGV[3])
-redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', tonumber(ARGV[3]) + tonumber(ARGV[4])))
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+/** A lease key (the sweeper's, a quorum lock's): true if `owner` holds it now, taken or renewed. */
+export const TAKE_LEASE = defineScript({
+  name: 'takeLease',
+  keys: ['lease'],
+  args: ['owner', 'ttlMs'],
+  lua: `
+local holder = redis.call('GET', lease)
+if holder and holder ~= owner then return 0 end
+redis.call('SET', lease, owner, 'PX', ttlMs)
 return 1
 `,
-)
+  parse: (reply) => Number(reply) === 1,
+})
 
-/**
- * KEYS: session, bucket expiries. ARGV: id, index prefix ('' not inline), change channel.
- * Returns { existed (0/1), principal or '' }.
- */
-export const DESTROY = new Script(
-  'destroy',
-  `
-local p = redis.call('HGET', KEYS[1], '#p') or ''
-local existed = redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-if existed == 1 then redis.call('PUBLISH', ARGV[3], '- ' .. ARGV[1]) end
-if ARGV[2] ~= '' and p ~= '' then redis.call('ZREM', ARGV[2] .. '{' .. p .. '}', ARGV[1]) end
+/** A lease key (a session lock, a quorum lock): true if `owner` still held it and it now runs `ttlMs` more. */
+export const EXTEND_LEASE = defineScript({
+  name: 'extendLease',
+  keys: ['lease'],
+  args: ['owner', 'ttlMs'],
+  lua: `
+if redis.call('GET', lease) ~= owner then return 0 end
+return redis.call('PEXPIRE', lease, ttlMs)
+`,
+  parse: (reply) => Number(reply) === 1,
+})
+
+/** A lease key: true if `owner` held it and it is released; another owner's lease is never touched. */
+export const RELEASE_LEASE = defineScript({
+  name: 'releaseLease',
+  keys: ['lease'],
+  args: ['owner'],
+  lua: `
+if redis.call('GET', lease) ~= owner then return 0 end
+return redis.call('DEL', lease)
+`,
+  parse: (reply) => Number(reply) === 1,
+})
+
+/** Raises the fence without a lease (quorum locks) and returns it. SESSIONMESH_NOT_FOUND if the session is gone. */
+export const RAISE_FENCE = defineScript({
+  name: 'raiseFence',
+  keys: ['session'],
+  args: ['now'],
+  lua: `
+local e = redis.call('HGET', session, '#e')
+if not e or tonumber(e) <= tonumber(now) then return redis.error_reply('SESSIONMESH_NOT_FOUND') end
+return redis.call('HINCRBY', session, '#f', 1)
+`,
+  parse: (reply) => Number(reply),
+})
+
+/** Records an access: true if touched, false (no write) if the session is absent or expired. */
+export const TOUCH = defineScript({
+  name: 'touch',
+  keys: ['session', 'expiries'],
+  args: ['id', 'lastAccessedAt', 'expiresAt', 'retentionMs'],
+  uses: [SCHEDULE],
+  lua: `
+local e = redis.call('HGET', session, '#e')
+if not e or tonumber(e) <= tonumber(lastAccessedAt) then return 0 end
+redis.call('HSET', session, '#l', lastAccessedAt, '#e', expiresAt)
+schedule(session, expiries, id, expiresAt, retentionMs)
+return 1
+`,
+  parse: (reply) => reply === 1,
+})
+
+/** Removes the session. `indexPrefix`: '' when not inline. Returns whether it existed and its principal ('' none). */
+export const DESTROY = defineScript({
+  name: 'destroy',
+  keys: ['session', 'expiries'],
+  args: ['id', 'indexPrefix', 'channel'],
+  uses: [PRINCIPALS, CHANGES],
+  lua: `
+local p = redis.call('HGET', session, '#p') or ''
+local existed = redis.call('DEL', session)
+redis.call('ZREM', expiries, id)
+if existed == 1 then announce_gone(channel, id) end
+if indexPrefix ~= '' and p ~= '' then index_remove(indexPrefix, p, id) end
 return { existed, p }
 `,
-)
+  parse: (reply) => {
+    const [existed, principal] = reply as [number, string]
+    return { existed: Number(existed) === 1, principal }
+  },
+})
 
 /**
- * One node (inline mode) only. KEYS: old session, old bucket expiries, new session, new
- * bucket expiries. ARGV: old id, new id, now, index prefix ('' none), change channel.
- * 0 if the old session is absent or expired; error SESSIONMESH_EXISTS if the new id is live.
+ * One node (inline mode) only: moves a session to a new id. `indexPrefix`: '' for none.
+ * False if the old session is absent or expired; SESSIONMESH_EXISTS if the new id is live.
  */
-export const CHANGE_ID = new Script(
-  'changeId',
-  `
-local now = tonumber(ARGV[3])
-local m = redis.call('HMGET', KEYS[1], '#e', '#p', '#c', '#at')
-if not m[1] or tonumber(m[1]) <= now then return 0 end
-local taken = redis.call('HGET', KEYS[3], '#e')
-if taken and tonumber(taken) > now then return redis.error_reply('SESSIONMESH_EXISTS') end
+export const CHANGE_ID = defineScript({
+  name: 'changeId',
+  keys: ['oldSession', 'oldExpiries', 'newSession', 'newExpiries'],
+  args: ['oldId', 'newId', 'now', 'indexPrefix', 'channel'],
+  uses: [PRINCIPALS, CHANGES],
+  lua: `
+local t = tonumber(now)
+local m = redis.call('HMGET', oldSession, '#e', '#p', '#c', '#at')
+if not m[1] or tonumber(m[1]) <= t then return 0 end
+local taken = redis.call('HGET', newSession, '#e')
+if taken and tonumber(taken) > t then return redis.error_reply('SESSIONMESH_EXISTS') end
 -- RENAME keeps the TTL and replaces an expired leftover under the new id.
-redis.call('RENAME', KEYS[1], KEYS[3])
-redis.call('HSET', KEYS[3], '#i', ARGV[3])
-redis.call('PUBLISH', ARGV[5], '- ' .. ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[4], m[1], ARGV[2])
-if ARGV[4] ~= '' and m[2] then
-  local ikey = ARGV[4] .. '{' .. m[2] .. '}'
-  redis.call('ZREM', ikey, ARGV[1])
-  redis.call('ZADD', ikey, string.format('%.0f', tonumber(m[3]) + tonumber(m[4])), ARGV[2])
+redis.call('RENAME', oldSession, newSession)
+redis.call('HSET', newSession, '#i', now)
+announce_gone(channel, oldId)
+redis.call('ZREM', oldExpiries, oldId)
+redis.call('ZADD', newExpiries, m[1], newId)
+if indexPrefix ~= '' and m[2] then
+  local ikey = index_key(indexPrefix, m[2])
+  redis.call('ZREM', ikey, oldId)
+  redis.call('ZADD', ikey, string.format('%.0f', tonumber(m[3]) + tonumber(m[4])), newId)
 end
 return 1
 `,
-)
+  parse: (reply) => reply === 1,
+})
 
 /**
- * Cluster changeId, last step: removes the old session only if it is still at the version
- * that was copied (a write in between makes the caller copy again). KEYS: old session, old
- * bucket expiries. ARGV: old id, copied version, change channel. 1 removed, 0 changed
- * meanwhile, -1 gone.
+ * Cluster id change, last step: removes the old session only if it is still at the version
+ * that was copied (a write in between makes the caller copy again): 'removed', 'changed'
+ * meanwhile, or 'gone'.
  */
-export const REMOVE_IF_VERSION = new Script(
-  'removeIfVersion',
-  `
-local v = redis.call('HGET', KEYS[1], '#v')
+export const REMOVE_IF_VERSION = defineScript({
+  name: 'removeIfVersion',
+  keys: ['session', 'expiries'],
+  args: ['id', 'version', 'channel'],
+  uses: [CHANGES],
+  lua: `
+local v = redis.call('HGET', session, '#v')
 if not v then return -1 end
-if v ~= ARGV[2] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('PUBLISH', ARGV[3], '- ' .. ARGV[1])
+if v ~= version then return 0 end
+redis.call('DEL', session)
+redis.call('ZREM', expiries, id)
+announce_gone(channel, id)
 return 1
 `,
-)
+  parse: (reply) => {
+    const n = Number(reply)
+    return n === 1 ? 'removed' : n === -1 ? 'gone' : 'changed'
+  },
+})
 
 /**
- * KEYS: bucket expiries, then the candidates' session keys (same slot). ARGV: now, then the
- * candidates' ids. Removes each candidate that is still due and returns { id, principal }
- * pairs; the ZREM makes each expiry reported by exactly one sweep.
+ * One bucket's candidates (`sessions`: their keys, `ids`: their ids, in the same order):
+ * removes each that is still due and returns them with their principals; the ZREM makes
+ * each expiry reported by exactly one sweep.
  */
-export const SWEEP = new Script(
-  'sweep',
-  `
-local now = tonumber(ARGV[1])
+export const SWEEP = defineScript({
+  name: 'sweep',
+  keys: ['expiries', '...sessions'],
+  args: ['now', '...ids'],
+  lua: `
+local t = tonumber(now)
 local out = {}
-for i = 2, #KEYS do
-  local id = ARGV[i]
-  local score = redis.call('ZSCORE', KEYS[1], id)
-  if score and tonumber(score) <= now then
-    local m = redis.call('HMGET', KEYS[i], '#e', '#p')
-    if not m[1] or tonumber(m[1]) <= now then
-      redis.call('DEL', KEYS[i])
-      redis.call('ZREM', KEYS[1], id)
+for i = 1, #sessions do
+  local id = ids[i]
+  local score = redis.call('ZSCORE', expiries, id)
+  if score and tonumber(score) <= t then
+    local m = redis.call('HMGET', sessions[i], '#e', '#p')
+    if not m[1] or tonumber(m[1]) <= t then
+      redis.call('DEL', sessions[i])
+      redis.call('ZREM', expiries, id)
       out[#out + 1] = id
       out[#out + 1] = m[2] or ''
     else
       -- Extended after the candidate list was read: keep it, with its current expiry.
-      redis.call('ZADD', KEYS[1], m[1], id)
+      redis.call('ZADD', expiries, m[1], id)
     end
   end
 end
 return out
 `,
-)
+  parse: (reply) => pairs(reply as string[]),
+})
 
-/** KEYS: principal index. ARGV: id, deadline, now. Adds an id (Cluster mode's separate index step). */
-export const INDEX_ADD = new Script(
-  'indexAdd',
-  `
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+/** Adds an id to a principal's index (Cluster mode's separate index step). */
+export const INDEX_ADD = defineScript({
+  name: 'indexAdd',
+  keys: ['index'],
+  args: ['id', 'deadline', 'now'],
+  uses: [PRINCIPALS],
+  lua: `
+index_add(index, id, deadline, now)
 return 1
 `,
-)
+  parse: (): void => undefined,
+})
 
-/** KEYS: lease. ARGV: owner token, ttl ms. 1 if this owner holds the lease now (taken or extended). */
-export const LEASE = new Script(
-  'lease',
-  `
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`,
-)
+/** A flat id/principal list as expiries ('' is no principal). */
+function pairs(flat: readonly RedisReply[]): Expired[] {
+  const out: Expired[] = []
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i] as string, principal: (flat[i + 1] as string) || null })
+  return out
+}

@@ -6,7 +6,7 @@
  * nothing can be missed. A node that stays unreachable is given up for another (Cluster, Sentinel).
  */
 import type { StoreWatch, StoreWatchListener } from '../../core/store.js'
-import type { RedisConnection } from './connection.js'
+import type { RedisConnection } from '../../redis/index.js'
 
 /** Failed reconnects to one node before the feed moves to another (where there is another). */
 const NODE_ATTEMPTS = 5
