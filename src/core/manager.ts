@@ -3,16 +3,21 @@ import { type CookieOptions, SessionCookie } from './cookies.js'
 import { type Duration, toMs } from './duration.js'
 import { ConfigurationError, SessionMeshError, SessionNotFoundError, StoreUnavailableError } from './errors.js'
 import { SessionEvents } from './events.js'
+import { adoptLegacy } from './adopt.js'
 import { type LegacySession, type LegacySessionSource, legacyCookie } from './legacy.js'
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
-import { type BusLink, connectBus } from '../cluster/bus/bridge.js'
-import type { ChangeBus } from '../cluster/bus/types.js'
+import { type BusLink, connectBus } from './bus-bridge.js'
+import type { ChangeBus } from './bus.js'
 import { type SessionLockStrategy, storeLocks } from './lock.js'
+import { CachedSave } from './cached-save.js'
 import { NearCache, type NearCacheStats } from './near-cache.js'
+import { limitedPrincipalSave, principalLimit } from './principal-limit.js'
 import { RequestSession, type RequestInfo } from './request.js'
 import { blankRecord, Session, type SessionLock, type SessionRuntime, type WithLockOptions } from './session.js'
 import type { LoadOptions, SessionStore, StoreWatch } from './store.js'
+import { type CompleteStore, withFallbacks } from './fallbacks.js'
+import { wrapStore } from './operations.js'
 import { type SessionTokens, signedTokens } from './tokens.js'
 import { expiryOf } from './store.js'
 import { memoryStore } from '../stores/memory/index.js'
@@ -131,7 +136,8 @@ export function createSessions(options: SessionsOptions): Sessions {
 
 export class Sessions {
   readonly events = new SessionEvents()
-  readonly store: SessionStore
+  /** The store, complete (the core's fallbacks fill what it leaves out) and guarded (infrastructure failures are StoreUnavailableError). */
+  readonly store: CompleteStore
   /** @internal */ readonly cookie: SessionCookie | null
   /** @internal */ readonly header: { name: string; bearer: boolean; responseName: string } | null
   /** @internal */ readonly tokens: SessionTokens
@@ -162,7 +168,7 @@ export class Sessions {
     }
     const legacy = options.migrateFrom
     this.#legacy = legacy === undefined ? [] : Array.isArray(legacy) ? legacy : [legacy as LegacySessionSource]
-    this.store = guardStore(options.store ?? memoryStore())
+    this.store = guardStore(withFallbacks(options.store ?? memoryStore()))
     const idleTimeoutMs = toMs(options.idleTimeout ?? '30m', 'idleTimeout')
     const absoluteTimeoutMs = toMs(options.absoluteTimeout ?? '12h', 'absoluteTimeout')
     const touchIntervalMs =
@@ -176,9 +182,8 @@ export class Sessions {
       absoluteTimeoutMs,
       touchIntervalMs,
       maxSize: options.maxSize ?? 64 * 1024,
-      principalLimit: principalLimit(options.maxSessionsPerPrincipal),
+      principalSave: null,
       locks: (options.locks ?? storeLocks)(this.store, options.now ?? Date.now),
-      cache: null,
       newId: () => this.tokens.newId(),
       now: options.now ?? Date.now,
     }
@@ -197,7 +202,8 @@ export class Sessions {
     this.renewAfterMs = options.renewAfter ? toMs(options.renewAfter, 'renewAfter') : null
     this.#onStoreError = options.onStoreError ?? 'fail'
     ;[this.#cache, this.#link, this.#watch] = this.#connect(options)
-    this.#rt.cache = this.#cache
+    const limit = principalLimit(options.maxSessionsPerPrincipal)
+    this.#rt.principalSave = limit ? limitedPrincipalSave(limit, this.store, this.events) : null
     const sweep = options.sweepInterval ?? '1m'
     if (sweep !== false) {
       this.#sweeper = setInterval(() => void this.sweep(), toMs(sweep, 'sweepInterval'))
@@ -278,7 +284,8 @@ export class Sessions {
     const mark = cache.mark()
     const cached = cache.get(verified.id, now)
     if (cached && expiryOf(cached) > now) {
-      const session = new Session(this.#rt, { ...cached, attributes: new Map(cached.attributes) }, true, { mark, cached: cached.attributes })
+      const copy = { ...cached, attributes: new Map(cached.attributes) }
+      const session = new Session(this.#rt, copy, true, new CachedSave(cache, mark, { attributes: cached.attributes, principal: cached.principal }))
       return new RequestSession(this, session, info, from, verified.id, verified.rotated, false)
     }
     return this.#open(info, credentials, now, mark)
@@ -316,7 +323,7 @@ export class Sessions {
     const record = await this.store.load(id, now, this.#loadOptions)
     if (record && mark !== null) this.#cache?.fill(record, mark, now)
     if (!record || expiryOf(record) <= now) return null
-    return new Session(this.#rt, record, true, mark === null ? undefined : { mark })
+    return new Session(this.#rt, record, true, this.#cachedSave(mark ?? undefined))
   }
 
   /** A request carrying an old framework's cookie: its data in a new session, to be saved on commit. */
@@ -340,17 +347,15 @@ export class Sessions {
         continue
       }
       if (!old) continue
-      const session = this.#blank(now)
-      try {
-        for (const [name, v] of Object.entries(old.attributes)) if (v !== undefined) session.set(name, v)
-        if (old.principal) session.principal = old.principal
-      } catch (e) {
-        // Old data the new layout refuses (over maxSize, a bad name): "no session", not a 500 on every request.
-        this.events.reportError(e as Error)
+      // The same rules as `sessionmesh migrate` (src/core/adopt.ts): the session's own.
+      const adopted = adoptLegacy(old, this.#blank(now))
+      if ('refused' in adopted) {
+        // Old data a session refuses (over maxSize, a bad name): "no session", not a 500 on
+        // every request; reported. Nothing to adopt (`empty`) is not an error.
+        if (adopted.error) this.events.reportError(adopted.error)
         continue
       }
-      if (session.keys().length === 0 && session.principal === null) continue
-      return new RequestSession(this, session, info, 'cookie', null, false, false, { source, legacyId: old.id })
+      return new RequestSession(this, adopted.session, info, 'cookie', null, false, false, { source, legacyId: old.id })
     }
     return null
   }
@@ -360,7 +365,7 @@ export class Sessions {
     if (!this.tokens.isId(id)) return null
     const now = this.#rt.now()
     const record = await this.store.load(id, now)
-    return record && expiryOf(record) > now ? new Session(this.#rt, record, true) : null
+    return record && expiryOf(record) > now ? new Session(this.#rt, record, true, this.#cachedSave(undefined)) : null
   }
 
   /**
@@ -455,7 +460,13 @@ export class Sessions {
   }
 
   #blank(now: number): Session {
-    return new Session(this.#rt, blankRecord(this.#rt, this.tokens.newId(), now), false)
+    // A new session's id is known to nobody else: nothing announced about it can be newer.
+    return new Session(this.#rt, blankRecord(this.#rt, this.tokens.newId(), now), false, this.#cachedSave(this.#cache?.mark()))
+  }
+
+  /** The near cache's save protocol for a session read at `mark` (undefined: its copy may not refill the cache). */
+  #cachedSave(mark: number | undefined): CachedSave | null {
+    return this.#cache ? new CachedSave(this.#cache, mark, null) : null
   }
 
   /** @internal What `onStoreError` says to do about this failure. */
@@ -495,52 +506,21 @@ interface Credentials {
   verified: { id: string; rotated: boolean } | null
 }
 
-function principalLimit(option: SessionsOptions['maxSessionsPerPrincipal']): SessionRuntime['principalLimit'] {
-  if (option === undefined) return null
-  const { max, policy = 'evict-oldest' } = typeof option === 'number' ? { max: option } : option
-  if (!Number.isInteger(max) || max < 1) throw new ConfigurationError('maxSessionsPerPrincipal must be a whole number >= 1')
-  if (policy !== 'evict-oldest' && policy !== 'refuse') throw new ConfigurationError(`maxSessionsPerPrincipal.policy must be 'evict-oldest' or 'refuse'`)
-  return { max, policy }
-}
-
 /**
  * Stores throw whatever their client throws; callers see StoreUnavailableError for
  * infrastructure failures and our own typed errors unchanged.
  */
-function guardStore(store: SessionStore): SessionStore {
+function guardStore(store: CompleteStore): CompleteStore {
   // `.then(undefined, fail)` rather than an async wrapper: this sits on every request's path.
-  const wrap =
-    <A extends unknown[], R>(name: string, fn: (...args: A) => Promise<R>) =>
-    (...args: A): Promise<R> => {
-      const fail = (e: unknown): never => {
-        if (e instanceof SessionMeshError) throw e
-        throw new StoreUnavailableError(`session store (${store.kind}) failed in ${name}: ${(e as Error)?.message ?? String(e)}`, {
-          cause: e,
-        })
-      }
-      try {
-        return fn(...args).then(undefined, fail)
-      } catch (e) {
-        return Promise.resolve().then(() => fail(e))
-      }
+  return wrapStore(store, (operation, call) => {
+    const fail = (e: unknown): never => {
+      if (e instanceof SessionMeshError) throw e
+      throw new StoreUnavailableError(`session store (${store.kind}) failed in ${operation}: ${(e as Error)?.message ?? String(e)}`, { cause: e })
     }
-  return {
-    kind: store.kind,
-    load: wrap('load', store.load.bind(store)),
-    create: wrap('create', store.create.bind(store)),
-    apply: wrap('apply', store.apply.bind(store)),
-    lock: wrap('lock', store.lock.bind(store)),
-    extendLock: wrap('extendLock', store.extendLock.bind(store)),
-    unlock: wrap('unlock', store.unlock.bind(store)),
-    raiseFence: wrap('raiseFence', store.raiseFence.bind(store)),
-    touch: wrap('touch', store.touch.bind(store)),
-    destroy: wrap('destroy', store.destroy.bind(store)),
-    changeId: wrap('changeId', store.changeId.bind(store)),
-    findByPrincipal: wrap('findByPrincipal', store.findByPrincipal.bind(store)),
-    scan: wrap('scan', store.scan.bind(store)),
-    sweep: wrap('sweep', store.sweep.bind(store)),
-    count: wrap('count', store.count.bind(store)),
-    ...(store.watch ? { watch: store.watch.bind(store) } : {}),
-    close: store.close.bind(store),
-  }
+    try {
+      return call().then(undefined, fail)
+    } catch (e) {
+      return Promise.resolve().then(() => fail(e))
+    }
+  })
 }

@@ -6,9 +6,10 @@
  */
 import signature from 'cookie-signature'
 import { type Duration, toMs } from '../core/duration.js'
+import { type LegacyRefusal, withoutUnsafeKeys } from '../core/adopt.js'
 import { ConfigurationError, SessionMeshError, StoreUnavailableError } from '../core/errors.js'
 import type { LegacySession, LegacySessionSource } from '../core/legacy.js'
-import { type RedisConnection, type RedisTarget, connectRedis } from '../stores/redis/connection.js'
+import { type RedisConnection, type RedisTarget, connectRedis } from '../redis/connection.js'
 
 export interface ConnectRedisSessionsOptions<Data extends object = LegacyData> {
   /** The Redis that connect-redis wrote to. A `client` you pass is not closed by `close()`. */
@@ -42,9 +43,6 @@ export type ConnectRedisSessions = LegacySessionSource & {
   close(): Promise<void>
 }
 
-/** Names that would reach an object's prototype if the data is ever merged into a plain object. */
-const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
-
 /**
  * The old sessions of express-session + connect-redis, for `migrateFrom`.
  *
@@ -66,7 +64,8 @@ export function connectRedisSessions<Data extends object = LegacyData>(options: 
       if (sid === null) return null
       const text = await redis.run<unknown>('read', o.prefix + sid, ['GET', o.prefix + sid], true)
       if (typeof text !== 'string') return null
-      return toLegacySession(sid, text, o)
+      const old = readConnectRedisRecord(text, { serializer: o.serializer, principal: o.principal, now: Date.now() })
+      return 'refused' in old ? null : { id: sid, ...old }
     },
     async remove(id) {
       await redis.run('delete', o.prefix + id, ['DEL', o.prefix + id])
@@ -123,44 +122,40 @@ function unsignCookie(value: string, secrets: ReadonlyArray<string>): string | n
 }
 
 /**
- * The stored record as a LegacySession; null when it is not a session we can trust:
- * unparsable (nothing is reported: a corrupt record is "no session", like a bad cookie),
- * not an object, or past the `cookie.expires` express-session gave it.
+ * One connect-redis record (the text under `sess:<id>`) as the data to adopt, or why it is
+ * not a session we can trust: `unparsable` (the serializer fails, or nests too deeply to be
+ * copied, or it is not an object; nothing is reported, a corrupt record is "no session" like
+ * a bad cookie) or `expired` (past the `cookie.expires` express-session gave it).
+ * express-session's `cookie` is left out and `__proto__` / `constructor` / `prototype` keys
+ * are dropped at every depth before `principal` sees the data. What is left goes to
+ * `adoptLegacy` (src/core/adopt.ts), which applies the session's rules. `migrateFrom` and
+ * `sessionmesh migrate` both read records with this.
  */
-function toLegacySession(sid: string, text: string, o: Checked): LegacySession | null {
+export function readConnectRedisRecord(
+  text: string,
+  options: { serializer?: { parse(text: string): unknown }; principal?: ((data: LegacyData) => unknown) | undefined; now: number },
+): Pick<LegacySession, 'attributes' | 'principal'> | { refused: Extract<LegacyRefusal, 'unparsable' | 'expired'> } {
   let data: unknown
   try {
-    data = withoutUnsafeKeys(o.serializer.parse(text))
+    data = withoutUnsafeKeys((options.serializer ?? JSON).parse(text))
   } catch {
-    return null
+    return { refused: 'unparsable' }
   }
-  if (!isRecord(data) || isExpired(data.cookie)) return null
+  if (!isRecord(data)) return { refused: 'unparsable' }
+  if (isExpired(data.cookie, options.now)) return { refused: 'expired' }
   // `cookie` is express-session's bookkeeping (expiry, flags), not the application's data.
-  const { cookie: _cookie, ...attributes } = data
-  const principal = o.principal?.(attributes)
-  return { id: sid, attributes, principal: typeof principal === 'string' && principal.length > 0 ? principal : null }
+  // A null-prototype object, like the copies inside it: `principal` finds no inherited names.
+  const attributes = Object.create(null) as Record<string, unknown>
+  for (const [name, value] of Object.entries(data)) if (name !== 'cookie') attributes[name] = value
+  const principal = options.principal?.(attributes)
+  return { attributes, principal: typeof principal === 'string' && principal.length > 0 ? principal : null }
 }
 
 /** A session's `cookie.expires` lies in the past (or is not a date at all). No `expires`: a browser-session cookie. */
-function isExpired(cookie: unknown): boolean {
+function isExpired(cookie: unknown, now: number): boolean {
   if (!isRecord(cookie) || cookie.expires === null || cookie.expires === undefined) return false
   const at = new Date(cookie.expires as string).getTime()
-  return Number.isNaN(at) || at <= Date.now()
-}
-
-/**
- * A deep copy without `__proto__` / `constructor` / `prototype` keys, at any depth, in
- * null-prototype objects: the old data is untrusted, and an application that later merges
- * it into a plain object must not have its prototypes changed. Whatever the serializer.
- */
-function withoutUnsafeKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutUnsafeKeys)
-  if (!isRecord(value)) return value
-  const proto: unknown = Object.getPrototypeOf(value)
-  if (proto !== Object.prototype && proto !== null) return value // a Date or similar from a custom serializer
-  const copy = Object.create(null) as Record<string, unknown>
-  for (const key of Object.keys(value)) if (!UNSAFE_KEYS.has(key)) copy[key] = withoutUnsafeKeys(value[key])
-  return copy
+  return Number.isNaN(at) || at <= now
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -179,7 +174,7 @@ function lazyConnection(target: RedisTarget, timeoutMs: number) {
   const connect = () => {
     // Connection errors are not reported here: every read or delete that they break fails
     // with StoreUnavailableError, which the manager reports. The listener keeps them from crashing the process.
-    const p = connectRedis(target, () => {})
+    const p = connectRedis(target, () => {}, undefined, 'connectRedisSessions')
     pending = p
     p.catch(() => {
       if (pending === p) pending = null

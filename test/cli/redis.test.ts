@@ -1,8 +1,8 @@
 /**
- * The CLI against a private redis-server: the commands on sessionmesh's Redis layout, a
- * Redis that is down (exit 2), and `migrate` of sessions that real express-session +
- * connect-redis wrote: dry run, kept ids, principal, skips, idempotent re-run, --delete-source,
- * and the old browser cookie reaching the migrated session by its kept id.
+ * The CLI against a private redis-server: the commands on sessionmesh's Redis layout and on
+ * Spring Session's, a Redis that is down (exit 2), and `migrate` of sessions that real
+ * express-session + connect-redis wrote: dry run, kept ids, principal, skips, idempotent
+ * re-run, --delete-source, and the old browser cookie reaching the migrated session by its kept id.
  */
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
@@ -17,6 +17,7 @@ import type { ListedSession } from '../../src/cli/commands/list.js'
 import type { MigrateReport } from '../../src/cli/commands/migrate.js'
 import type { Stats } from '../../src/cli/commands/stats.js'
 import { createSessions, type SessionTokens } from '../../src/index.js'
+import { springSessionStore, springSessionTokens } from '../../src/interop/index.js'
 import { redisStore } from '../../src/stores/redis/index.js'
 import { type AppHandle, listen } from '../../harness/http.js'
 import { freePort, type RedisProcess, startRedis } from '../../harness/redis.js'
@@ -142,7 +143,7 @@ describe('migrate from express-session + connect-redis', () => {
     assert.equal(r.dryRun, true)
     assert.equal(r.scanned, 5)
     assert.equal(r.migrated, 2)
-    assert.deepEqual(r.skipped, { expired: 1, unparsable: 1, empty: 0, incompatibleId: 1, tooLarge: 0, gone: 0 })
+    assert.deepEqual(r.skipped, { expired: 1, unparsable: 1, empty: 0, invalid: 0, tooLarge: 0, incompatibleId: 1, gone: 0 })
     assert.equal((await sessionmeshJson<{ count: number }>(['list', '--store', redis.url, '--prefix', prefix])).count, 0)
   })
 
@@ -209,5 +210,30 @@ describe('migrate from express-session + connect-redis', () => {
     const r = await sessionmesh([...args(), '--from', `redis://127.0.0.1:${port}`, '--timeout', '500ms'])
     assert.equal(r.code, 2)
     assert.match(r.stderr, /cannot reach the old Redis/)
+  })
+})
+
+describe('commands on the Spring Session layout (--layout spring-session)', () => {
+  const namespace = 'cli:spring:session'
+  const ids: string[] = []
+
+  before(async () => {
+    const sessions = createSessions({ store: springSessionStore({ url: redis.url, namespace }), tokens: springSessionTokens(), cookie: { name: 'SESSION' }, sweepInterval: false })
+    for (const p of ['cleo', 'cleo']) {
+      const s = sessions.newBlankSession()
+      s.set('n', 1)
+      s.principal = p
+      await s.save()
+      ids.push(s.id)
+    }
+    await sessions.close()
+  })
+
+  it("list and revoke reach Spring's keys under --prefix (the namespace), through springSessionStore", async () => {
+    const args = ['--store', redis.url, '--layout', 'spring-session', '--prefix', namespace]
+    const listed = await sessionmeshJson<{ sessions: ListedSession[] }>(['list', ...args, '--show-ids'])
+    assert.deepEqual(listed.sessions.map((s) => s.id).sort(), [...ids].sort())
+    assert.deepEqual(await sessionmeshJson(['revoke', '--principal', 'cleo', ...args]), { principal: 'cleo', revoked: 2 })
+    assert.equal(await client.hGet(`${namespace}:sessions:${ids[0]}`, 'maxInactiveInterval'), '0', 'ended as Spring ends sessions')
   })
 })

@@ -1,15 +1,22 @@
 /**
  * `sessionmesh migrate`: the offline, bulk counterpart of `migrateFrom: connectRedisSessions()`.
  * Where adoption copies one old express-session + connect-redis record when its browser
- * next calls, this copies every live record now, with the same rules for what is adopted
- * (docs/MIGRATION.md) and, unlike adoption, under the SAME id, so that the id in the
- * browser's old cookie names the new session. See docs/CLI.md for when to use which.
+ * next calls, this copies every live record now and, unlike adoption, under the SAME id, so
+ * that the id in the browser's old cookie names the new session. See docs/CLI.md for when
+ * to use which. What is copied is decided by the very code adoption runs: a record is read
+ * by `readConnectRedisRecord` (src/interop/connect-redis.ts) and put into a session by
+ * `adoptLegacy` (src/core/adopt.ts), under the session's own rules (docs/MIGRATION.md).
  */
-import { encryptedCodec, jsonCodec } from '../../core/codec.js'
+import { adoptLegacy, type LegacyRefusal } from '../../core/adopt.js'
+import { encryptedCodec } from '../../core/codec.js'
 import { redactId, SessionExistsError, StoreUnavailableError } from '../../core/errors.js'
 import { isSessionId } from '../../core/ids.js'
-import { expiryOf, type SessionStore, type StoredSession } from '../../core/store.js'
-import { connectRedis, type RedisConnection } from '../../stores/redis/connection.js'
+import { createSessions } from '../../core/manager.js'
+import type { Session } from '../../core/session.js'
+import type { SessionStore } from '../../core/store.js'
+import type { SessionTokens } from '../../core/tokens.js'
+import { readConnectRedisRecord } from '../../interop/connect-redis.js'
+import { connectRedis, type RedisConnection } from '../../redis/connection.js'
 import { CliUsageError } from '../errors.js'
 import { emit } from '../output.js'
 import { startProgress } from '../progress.js'
@@ -29,18 +36,25 @@ export interface MigrateOptions {
   batch: string
 }
 
-/** Why a record was not copied: the same cases adoption refuses (docs/MIGRATION.md), plus ids our format cannot hold. */
-export interface SkipCounts {
+/**
+ * Why a record was not copied: the cases adoption refuses (`LegacyRefusal`, docs/MIGRATION.md),
+ * plus ids our format cannot hold and keys gone before the read. A record counts once, under
+ * the first that applies in this order: gone, unparsable, expired, empty, invalid, tooLarge,
+ * incompatibleId.
+ */
+export interface SkipCounts extends Record<LegacyRefusal, number> {
   /** `cookie.expires` has passed. */
   expired: number
-  /** Not JSON, or not an object. */
+  /** Not JSON, not an object, or nested too deeply to be copied. */
   unparsable: number
-  /** Nothing but express-session's `cookie`. */
+  /** Nothing but express-session's `cookie` (and `__proto__`-like keys, which are dropped). */
   empty: number
+  /** Data a session refuses: an attribute name empty or over 256 characters, a principal over 256 characters. */
+  invalid: number
+  /** Over `--max-size` (names plus stored values, sealed if `--keys`), as the manager would refuse it. */
+  tooLarge: number
   /** The old id is not a sessionmesh id (a custom `genid`): left for `migrateFrom` to adopt. */
   incompatibleId: number
-  /** Over `--max-size`, as the manager would refuse it. */
-  tooLarge: number
   /** Deleted (or expired by TTL) between the key scan and the read. */
   gone: number
 }
@@ -62,23 +76,12 @@ export interface MigrateReport {
   incompatibleIds: string[]
 }
 
-const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype'])
-
-/** JSON data without `__proto__`/`constructor`/`prototype` keys at any depth, as adoption drops them. */
-function withoutUnsafeKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(withoutUnsafeKeys)
-  if (typeof value !== 'object' || value === null) return value
-  const copy = Object.create(null) as Record<string, unknown>
-  for (const [k, v] of Object.entries(value)) if (!UNSAFE_KEYS.has(k)) copy[k] = withoutUnsafeKeys(v)
-  return copy
-}
-
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-/** The value at a dot path (`user.name`), for `--principal-path`. */
+/** The value at a dot path (`user.name`), for `--principal-path`; own properties only. */
 function atPath(data: Record<string, unknown>, path: string): unknown {
   let v: unknown = data
-  for (const part of path.split('.')) v = isRecord(v) ? v[part] : undefined
+  for (const part of path.split('.')) v = isRecord(v) && Object.hasOwn(v, part) ? v[part] : undefined
   return v
 }
 
@@ -122,13 +125,17 @@ export async function migrate(options: MigrateOptions, global: GlobalOptions): P
   const absoluteTimeoutMs = durationOption(options.absoluteTimeout, '--absolute-timeout')
   const maxSize = intOption(options.maxSize, '--max-size', 1)
   const batch = intOption(options.batch, '--batch', 1)
-  const codec = options.keys !== undefined ? encryptedCodec(keysFromEnv(options.keys)) : jsonCodec()
+  const keys = options.keys !== undefined ? keysFromEnv(options.keys) : undefined
+  if (keys) encryptedCodec(keys) // a key that cannot work fails here, before any store is opened
+  const principalPath = options.principalPath
+  const principal = principalPath !== undefined ? (data: Record<string, unknown>) => atPath(data, principalPath) : undefined
   const dryRun = options.dryRun === true
   const timeoutMs = durationOption(global.timeout, '--timeout')
 
   await withStore(
     global,
     async ({ store, label }) => {
+      const newSession = appSessions(store, { maxSize, idleTimeoutMs, absoluteTimeoutMs, keys })
       const source = await connectSource(from, timeoutMs)
       try {
         const keys = await scanKeys(source, options.fromPrefix)
@@ -140,7 +147,7 @@ export async function migrate(options: MigrateOptions, global: GlobalOptions): P
           migrated: 0,
           alreadyMigrated: 0,
           deletedSource: 0,
-          skipped: { expired: 0, unparsable: 0, empty: 0, incompatibleId: 0, tooLarge: 0, gone: 0 },
+          skipped: { expired: 0, unparsable: 0, empty: 0, invalid: 0, tooLarge: 0, incompatibleId: 0, gone: 0 },
           incompatibleIds: [],
         }
         const progress = startProgress(dryRun ? 'checking' : 'migrating', keys.length, { enabled: global.json !== true && global.progress })
@@ -150,11 +157,11 @@ export async function migrate(options: MigrateOptions, global: GlobalOptions): P
             // node-redis pipelines commands issued in the same tick: one round trip per batch.
             const texts = await Promise.all(chunk.map((k) => source.command<string | null>(k, ['GET', k], true)))
             const now = Date.now()
-            const plan = { idleTimeoutMs, absoluteTimeoutMs, maxSize, principalPath: options.principalPath, codec, now }
+            const plan: Plan = { newSession, principal, now }
             await Promise.all(
               chunk.map(async (key, j) => {
                 const id = key.slice(options.fromPrefix.length)
-                const outcome = toRecord(id, texts[j] ?? null, plan)
+                const outcome = toSession(id, texts[j] ?? null, plan)
                 if (typeof outcome === 'string') {
                   report.skipped[outcome]++
                   if (outcome === 'incompatibleId' && report.incompatibleIds.length < 10) report.incompatibleIds.push(redactId(id))
@@ -194,67 +201,65 @@ async function scanKeys(source: RedisConnection, prefix: string): Promise<string
   return [...new Set(keys)].sort()
 }
 
+/**
+ * Blank sessions with a given id, made by a manager configured as the app is (`--max-size`,
+ * `--idle-timeout`, `--absolute-timeout`, `--keys`), so that a copy is a session that app
+ * would have made: the same codec, size limit and timeouts as adoption applies. `save()`
+ * creates one in `store` (SessionExistsError when the id is taken). Nothing else of the
+ * manager runs: no sweeper, no cache, no principal limit, no events anyone hears. It is not
+ * closed (that would close `store`, which `withStore` closes).
+ */
+function appSessions(
+  store: SessionStore,
+  rules: { maxSize: number; idleTimeoutMs: number; absoluteTimeoutMs: number; keys: string[] | undefined },
+): (id: string) => Session {
+  let next = ''
+  // The id is the old one, not a new random one: the only thing that differs from adoption.
+  const tokens: SessionTokens = { newId: () => next, isId: isSessionId, issue: (id) => id, read: () => null }
+  const app = createSessions({
+    store,
+    tokens,
+    maxSize: rules.maxSize,
+    idleTimeout: rules.idleTimeoutMs,
+    absoluteTimeout: rules.absoluteTimeoutMs,
+    ...(rules.keys ? { encryption: { keys: rules.keys } } : {}),
+    sweepInterval: false,
+  })
+  return (id) => {
+    next = id
+    return app.newBlankSession()
+  }
+}
+
 interface Plan {
-  idleTimeoutMs: number
-  absoluteTimeoutMs: number
-  maxSize: number
-  principalPath: string | undefined
-  codec: ReturnType<typeof jsonCodec>
+  /** A blank session with this id under the app's rules. */
+  newSession: (id: string) => Session
+  principal: ((data: Record<string, unknown>) => unknown) | undefined
   now: number
 }
 
-/** One old record as a new session, or why it is skipped. */
-function toRecord(id: string, text: string | null, p: Plan): StoredSession | keyof SkipCounts {
+/**
+ * One old record as a new session under the same id, unsaved, or why it is skipped. The
+ * record is read and adopted exactly as `migrateFrom` reads and adopts it; only `gone` and
+ * `incompatibleId` are the CLI's own.
+ */
+function toSession(id: string, text: string | null, p: Plan): Session | keyof SkipCounts {
   if (text === null) return 'gone'
-  let data: unknown
-  try {
-    data = withoutUnsafeKeys(JSON.parse(text))
-  } catch {
-    return 'unparsable'
-  }
-  if (!isRecord(data)) return 'unparsable'
-  const cookie = data.cookie
-  if (isRecord(cookie) && cookie.expires !== null && cookie.expires !== undefined) {
-    const at = new Date(cookie.expires as string).getTime()
-    if (Number.isNaN(at) || at <= p.now) return 'expired'
-  }
-  const { cookie: _cookie, ...attributes } = data
-  if (Object.keys(attributes).length === 0) return 'empty'
+  const old = readConnectRedisRecord(text, { principal: p.principal, now: p.now })
+  if ('refused' in old) return old.refused
+  // As adoption does: a new session at this moment, under the app's timeouts.
+  const adopted = adoptLegacy(old, p.newSession(id))
+  if ('refused' in adopted) return adopted.refused
   // express-session's default ids (uid-safe, 24 bytes) are 32 base64url characters: exactly ours.
   if (!isSessionId(id)) return 'incompatibleId'
-  const encoded = new Map<string, string>()
-  let size = 0
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === undefined) continue
-    const stored = p.codec.encode(name, value).stored
-    encoded.set(name, stored)
-    size += Buffer.byteLength(name) + Buffer.byteLength(stored)
-  }
-  if (size > p.maxSize) return 'tooLarge'
-  const principal = p.principalPath !== undefined ? atPath(attributes, p.principalPath) : undefined
-  // As adoption does: a new session at this moment, under the app's timeouts.
-  const record: StoredSession = {
-    id,
-    attributes: encoded,
-    createdAt: p.now,
-    lastAccessedAt: p.now,
-    idIssuedAt: p.now,
-    idleTimeoutMs: p.idleTimeoutMs,
-    absoluteTimeoutMs: p.absoluteTimeoutMs,
-    expiresAt: 0,
-    principal: typeof principal === 'string' && principal.length > 0 && principal.length <= 256 ? principal : null,
-    version: 1,
-    fence: 0,
-  }
-  record.expiresAt = expiryOf(record)
-  return record
+  return adopted.session
 }
 
 /** Creates the session unless one with that id exists (an earlier run's copy, which may have been used since: never overwritten). */
-async function copy(store: SessionStore, record: StoredSession, dryRun: boolean, now: number): Promise<'created' | 'exists'> {
-  if (dryRun) return (await store.load(record.id, now)) ? 'exists' : 'created'
+async function copy(store: SessionStore, session: Session, dryRun: boolean, now: number): Promise<'created' | 'exists'> {
+  if (dryRun) return (await store.load(session.id, now)) ? 'exists' : 'created'
   try {
-    await store.create(record)
+    await session.save()
     return 'created'
   } catch (e) {
     if (e instanceof SessionExistsError) return 'exists'
@@ -268,7 +273,7 @@ function humanReport(r: MigrateReport): string[] {
     `${r.dryRun ? 'dry run: ' : ''}${r.scanned} old session(s) under ${r.source} -> ${r.target}`,
     `  ${r.dryRun ? 'would migrate' : 'migrated'}   ${r.migrated}`,
     `  already there   ${r.alreadyMigrated}`,
-    `  skipped         ${s.expired} expired, ${s.empty} empty, ${s.unparsable} unparsable, ${s.tooLarge} too large, ${s.incompatibleId} incompatible id, ${s.gone} gone`,
+    `  skipped         ${s.expired} expired, ${s.empty} empty, ${s.unparsable} unparsable, ${s.invalid} invalid, ${s.tooLarge} too large, ${s.incompatibleId} incompatible id, ${s.gone} gone`,
   ]
   if (r.deletedSource > 0) lines.push(`  deleted from the old Redis: ${r.deletedSource}`)
   if (s.incompatibleId > 0) {
