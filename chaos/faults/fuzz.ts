@@ -1,5 +1,5 @@
 /**
- * fuzz: hostile Cookie and Authorization headers (test/adapters/fuzz.ts' generators), odd
+ * fuzz: hostile Cookie and Authorization headers (harness/fuzz.ts' generators), odd
  * extra headers, and JSON bodies (valid, malformed, oversized, prototype-named fields, deep,
  * wrong content types) through every adapter: express, fastify, koa, hono, node:http, all in
  * one child process. Full: 20,000 cases per adapter (100,000); short: 1,000 per adapter.
