@@ -13,7 +13,8 @@ import { machineBusyMs, MAX_ATTEMPTS, OTHERS_LIMIT, processCpuMs, waitForIdleMac
 import { type BenchRedis, commandName, startRedis } from './lib/redis.js'
 import { machine, type ScenarioResult, type Settings, summarizeRatio, summarizeTarget, textReport, fmtCpu, fmtInt, fmtMs } from './lib/report.js'
 import { installCleanup, killAllServers, type RunningServer, startServer } from './lib/servers.js'
-import { prepareTarget, type Scenario, type Target } from './scenarios.js'
+import { prepareTarget, type Scenario, type Target, withBaseline } from './scenarios.js'
+import { buildBaseline } from './lib/build.js'
 import { customScenarios, httpScenarios as scenarios, scenarioNames } from './registry.js'
 import type { CustomScenario, RunContext } from './lib/custom.js'
 
@@ -36,6 +37,9 @@ ${customScenarios.map((s) => `  ${s.name.padEnd(17)} ${s.summary}`).join('\n')}
                     (between <!-- bench:<scenario> --> and <!-- /bench:<scenario> -->)
   --docs-only       rewrite docs/BENCHMARKS.md from bench/results/*.json, run nothing
   --from-src        run sessionmesh from src/ through tsx instead of a fresh tsc build
+  --baseline REV    A/B in the same run: also build git revision REV's src/ and measure
+                    each sessionmesh target from it too (\`<target> @REV\`, own key prefix),
+                    with a ratio of this tree's figure to REV's (results not saved to docs)
   --profile SERVER  run bench/servers/SERVER.ts with --cpu-prof and print its hottest
                     functions (results are then not saved)
 Scenarios with Redis targets (redis-*) start one private redis-server (free port, no
@@ -56,6 +60,7 @@ function options() {
       'docs-only': { type: 'boolean', default: false },
       profile: { type: 'string' },
       'from-src': { type: 'boolean', default: false },
+      baseline: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   })
@@ -85,6 +90,7 @@ function options() {
     settings,
     docs: values.docs,
     docsOnly: values['docs-only'],
+    baseline: values.baseline,
     profile: values.profile,
   }
 }
@@ -115,7 +121,7 @@ async function runScenario(
           t.server === profile
             ? ['--cpu-prof', '--cpu-prof-dir', profileDir(scenario.name, t.server)]
             : [],
-          env,
+          { ...env, ...t.env },
         ),
       ),
     )
@@ -329,6 +335,12 @@ async function main(): Promise<void> {
   }
   const texts: string[] = []
   const results: ScenarioResult[] = []
+  if (opts.baseline !== undefined) {
+    if (opts.docs) throw new Error('--baseline runs are A/B comparisons; they do not rewrite docs/BENCHMARKS.md')
+    const root = buildBaseline(opts.baseline)
+    log(`compiled ${opts.baseline}'s src/ with tsc into ${root} for the baseline targets`)
+    opts.selected = opts.selected.map((s) => withBaseline(s, opts.baseline as string, root))
+  }
   if (opts.selected.length) {
     const env: Record<string, string> = { ...sessionmeshEnv() }
     // One private redis-server for every scenario that needs one (each server has its own key
@@ -347,7 +359,9 @@ async function main(): Promise<void> {
         texts.push(textReport(result))
         if (opts.profile) continue
         await mkdir(RESULTS, { recursive: true })
-        await writeFile(`${RESULTS}${scenario.name}.json`, `${JSON.stringify(result, null, 2)}\n`)
+        // An A/B run's figures stay beside the recorded ones, git-ignored (*.tmp).
+        const file = opts.baseline === undefined ? `${scenario.name}.json` : `${scenario.name}-ab.tmp`
+        await writeFile(`${RESULTS}${file}`, `${JSON.stringify(result, null, 2)}\n`)
         if (opts.docs) {
           const ok = await updateDoc(DOC, result)
           log(ok ? `[${scenario.name}] docs/BENCHMARKS.md section rewritten` : `[${scenario.name}] no markers in docs/BENCHMARKS.md; section not written`)
@@ -365,7 +379,8 @@ async function main(): Promise<void> {
       log(`\n== CPU profile of ${opts.profile} during ${r.scenario} ==\n${await summarizeProfileDir(profileDir(r.scenario, opts.profile))}`)
     }
   } else {
-    log(`\nresults: ${[...results.map((r) => r.scenario), ...custom.map((s) => s.name)].map((n) => `bench/results/${n}.json`).join(', ')}`)
+    const files = [...results.map((r) => (opts.baseline === undefined ? `${r.scenario}.json` : `${r.scenario}-ab.tmp`)), ...custom.map((c) => `${c.name}.json`)]
+    log(`\nresults: ${files.map((f) => `bench/results/${f}`).join(', ')}`)
   }
 }
 

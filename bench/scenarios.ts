@@ -11,6 +11,23 @@ export interface Target {
   store?: 'redis'
   /** GET this path after the run for the server's own figures (recorded in the results). */
   statsPath?: string
+  /** Extra environment for this target's server (a baseline build's SESSIONMESH_ROOT and key prefix). */
+  env?: Record<string, string>
+}
+
+/**
+ * `scenario` with every sessionmesh target measured twice: from this tree and from the build
+ * of git revision `rev` at `root` (its own Redis key prefix, so the two never share a change
+ * feed), and a ratio of each pair: this tree / the baseline.
+ */
+export function withBaseline(scenario: Scenario, rev: string, root: string): Scenario {
+  const ours = scenario.targets.filter((t) => t.server.startsWith('sessionmesh'))
+  const baselines = ours.map((t) => ({ ...t, name: `${t.name} @${rev}`, env: { SESSIONMESH_ROOT: root, BENCH_PREFIX: `bench-baseline-${t.server}:` } }))
+  return {
+    ...scenario,
+    targets: [...scenario.targets, ...baselines],
+    ratios: [...scenario.ratios, ...ours.map((t, i) => ({ numerator: t.name, denominator: (baselines[i] as Target).name }))],
+  }
 }
 
 export interface Ratio {

@@ -2,7 +2,7 @@
 // a git-ignored folder, so the sessionmesh server runs the code users get rather than src/
 // through tsx (whose esbuild transform adds keepNames helpers to every closure).
 import { spawnSync } from 'node:child_process'
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
@@ -21,6 +21,26 @@ export function buildSessionmesh(): string {
   // tsc still emits on type errors; the benchmark can run, but say so.
   if (r.status !== 0) process.stderr.write(`warning: src/ has type errors; benchmarking the emitted JS anyway\n`)
   return BUILD_DIR
+}
+
+/**
+ * Compiles git revision `rev`'s src/ (with its own tsconfig files) into a git-ignored folder
+ * inside the repository, so its imports resolve from this checkout's node_modules. For an A/B
+ * run: the same scenarios, the same machine, the same minute.
+ */
+export function buildBaseline(rev: string): string {
+  const dir = fileURLToPath(new URL(`../results/baseline-${rev.replace(/[^\w.-]/g, '_')}.tmp/`, import.meta.url))
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const archive = spawnSync('git', ['archive', '--format=tar', rev, 'src', 'tsconfig.json', 'tsconfig.build.json'], { cwd: ROOT, maxBuffer: 256 * 1024 * 1024 })
+  if (archive.status !== 0) throw new Error(`git archive ${rev} failed: ${String(archive.stderr)}`)
+  const untar = spawnSync('tar', ['-x', '-C', dir], { input: archive.stdout })
+  if (untar.status !== 0) throw new Error(`untar failed: ${String(untar.stderr)}`)
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc')
+  const out = `${dir}dist/`
+  const r = spawnSync(process.execPath, [tsc, '-p', `${dir}tsconfig.build.json`, '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'], { cwd: dir, encoding: 'utf8' })
+  if (!existsSync(`${out}index.js`) || !existsSync(`${out}adapters/express/index.js`)) throw new Error(`tsc build of ${rev} failed:\n${r.stdout}${r.stderr}`)
+  return out
 }
 
 /**

@@ -13,6 +13,6 @@ const { redisStore } = await load<typeof RedisStore>('stores/redis/index.js')
 // cache expiry or touch falls inside the measurement.
 const steady = process.env.BENCH_STEADY === '1'
 await serve(
-  () => redisStore({ url, prefix: 'bench-nearcache:' }),
+  () => redisStore({ url, prefix: process.env.BENCH_PREFIX ?? 'bench-nearcache:' }),
   () => ({ nearCache: { max: 100_000, ttl: steady ? '1h' : '60s' }, ...(steady ? { touchInterval: '1h' } : {}) }),
 )

@@ -8,4 +8,4 @@ if (!url) throw new Error('sessionmesh-redis: BENCH_REDIS_URL is not set (the ru
 const { redisStore } = await load<typeof RedisStore>('stores/redis/index.js')
 
 // Its own prefix: the connect-redis server shares this Redis.
-await serve(() => redisStore({ url, prefix: 'bench-sessionmesh:' }))
+await serve(() => redisStore({ url, prefix: process.env.BENCH_PREFIX ?? 'bench-sessionmesh:' }))
