@@ -1,5 +1,5 @@
 import { AttributeTypeError, SessionTooLargeError } from './errors.js'
-import type { AtomicChange, AttributeChange } from './store.js'
+import type { AtomicChange, AttributeChange, SessionDelta } from './store.js'
 
 /** True for the changes a store computes from what it holds. */
 export function isAtomic(change: AttributeChange): change is AtomicChange {
@@ -9,7 +9,10 @@ export function isAtomic(change: AttributeChange): change is AtomicChange {
 /**
  * The stored JSON text an atomic change leaves, given the stored text before it (undefined:
  * absent). Stores without a scripting language (memory, SQLite) run this inside their
- * transaction; the Redis scripts implement the same rules in Lua.
+ * transaction; the Redis scripts implement the same rules in Lua and must leave the same text
+ * (test/stores/redis-lua.test.ts): the one canonical text is JSON.stringify's, so a number is
+ * JavaScript's shortest round-trip text (`0.1`, `1e+21`, `1e-7`) and object keys are in
+ * JavaScript's order (array indexes first, ascending).
  */
 export function applyAtomic(name: string, current: string | undefined, change: AtomicChange, maxBytes?: number): string {
   let next: string
@@ -58,4 +61,40 @@ function parseAs(name: string, text: string, expected: 'number' | 'array' | 'obj
         : typeof value === 'object' && value !== null && !Array.isArray(value)
   if (!ok) throw new AttributeTypeError(name, expected)
   return value
+}
+
+/** Bytes one attribute takes in a session as `maxSize` counts them: name + stored text (absent: 0). */
+export function attributeBytes(name: string, stored: string | undefined): number {
+  return stored === undefined ? 0 : Buffer.byteLength(name) + Buffer.byteLength(stored)
+}
+
+/** Bytes of a session's attributes as `maxSize` counts them (the same count as Session#resize). */
+export function sessionBytes(attributes: ReadonlyMap<string, string>): number {
+  let n = 0
+  for (const [name, stored] of attributes) n += attributeBytes(name, stored)
+  return n
+}
+
+/**
+ * Enforces `delta.maxSessionBytes` for a store, inside its atomic step and before it writes:
+ * SessionTooLargeError if the delta grows the session and leaves it over the limit. `stored`
+ * reads an attribute as held before the delta, `computed` holds the atomic changes' results,
+ * and `total` (the session's bytes before the delta) is only asked for when the delta grows it.
+ */
+export function checkSessionBytes(
+  delta: SessionDelta,
+  stored: (name: string) => string | undefined,
+  computed: ReadonlyMap<string, string> | undefined,
+  total: () => number,
+): void {
+  const max = delta.maxSessionBytes
+  if (max === undefined) return
+  let growth = 0
+  for (const [name, change] of delta.attributes) {
+    const next = change.op === 'set' ? change.value : change.op === 'delete' ? undefined : computed?.get(name)
+    growth += attributeBytes(name, next) - attributeBytes(name, stored(name))
+  }
+  if (growth <= 0) return
+  const after = total() + growth
+  if (after > max) throw new SessionTooLargeError(after, max)
 }

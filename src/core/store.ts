@@ -64,6 +64,16 @@ export interface SessionDelta {
    * result refuses the delta (SessionTooLargeError). Blind `set`s are sized by the caller.
    */
   maxValueBytes?: number
+  /**
+   * Most bytes the whole session (attribute names + stored values, as `maxSize` counts them)
+   * may hold after the delta, blind sets included. A store that declares `limitsSize` checks
+   * it in the same atomic step as the write, against what it holds (not what the request
+   * read): a delta that would leave the session larger than this AND larger than before is
+   * refused with SessionTooLargeError and writes nothing; one that shrinks it or keeps its
+   * size always applies, so a session over the limit stays writable downwards. The core sets
+   * it from `maxSize` on every delta.
+   */
+  maxSessionBytes?: number
 }
 
 /** Conditions a store checks atomically before applying a delta. */
@@ -115,6 +125,12 @@ export interface SessionStore {
    * and applies a `set` with `expectedVersion`, retrying after a concurrent save.
    */
   readonly atomic?: boolean
+  /**
+   * Optional: true when `apply` enforces `SessionDelta.maxSessionBytes` itself, atomically.
+   * Without it the limit is the core's per-request check only: concurrent requests that each
+   * stay under it can together grow a session past it.
+   */
+  readonly limitsSize?: boolean
   /**
    * One atomic read. Returns null if absent or past `expiresAt` at `now`. With
    * `touchIntervalMs`, a live session last accessed at least that long ago is touched in the

@@ -19,6 +19,7 @@ import type { SessionStore } from '../core/store.js'
 import { atomicConformance } from './atomic.js'
 import { lockConformance, noLockConformance } from './locks.js'
 import { requiredConformance } from './required.js'
+import { sizeConformance } from './size.js'
 import type { TestRunner } from './runner.js'
 import { type InterruptFeed, watchConformance } from './watch.js'
 
@@ -48,7 +49,7 @@ const nodeRunner: TestRunner = {
  * store is closed after them. Required operations are tested as the store has them; optional
  * ones (atomic changes, `count`) through the core's fallbacks where the store leaves them out,
  * exactly as `createSessions` will use them; the lock block runs when the store has locks, the
- * change-feed block when it has `watch`.
+ * size-limit block when it declares `limitsSize`, the change-feed block when it has `watch`.
  */
 export function describeStoreConformance(name: string, makeStore: () => SessionStore | Promise<SessionStore>, options: ConformanceOptions = {}): void {
   const t = options.runner ?? nodeRunner
@@ -70,6 +71,9 @@ export function describeStoreConformance(name: string, makeStore: () => SessionS
     t.describe('locks and fences', () => {
       lockConformance(guarded(t, () => (raw ? hasLocks(raw) : true), 'the store has no lock operations'), full)
       noLockConformance(guarded(t, () => (raw ? !hasLocks(raw) : true), 'the store has lock operations'), full)
+    })
+    t.describe('session size limit (maxSessionBytes)', () => {
+      sizeConformance(guarded(t, () => raw?.limitsSize === true, 'the store does not declare limitsSize'), full)
     })
     t.describe('change feed (watch)', () => {
       watchConformance(guarded(t, () => typeof raw?.watch === 'function', 'the store has no watch'), full, options.interruptFeed)

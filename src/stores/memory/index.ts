@@ -1,5 +1,5 @@
 import { SessionExistsError, SessionNotFoundError, StaleFenceError, VersionConflictError } from '../../core/errors.js'
-import { applyAtomic } from '../../core/ops.js'
+import { applyAtomic, checkSessionBytes, sessionBytes } from '../../core/ops.js'
 import { type ApplyConditions, expiryOf, type LoadOptions, type ScanPage, type SessionDelta, type SessionStore, type StoredSession } from '../../core/store.js'
 
 export interface MemoryStoreOptions {
@@ -54,6 +54,8 @@ export function memoryStore(options: MemoryStoreOptions = {}) {
     kind: 'memory',
     // apply computes increment, append and merge itself, inside its one synchronous step.
     atomic: true,
+    // apply refuses a delta that grows the session past maxSessionBytes, in the same step.
+    limitsSize: true,
 
     async load(id, now, options?: LoadOptions) {
       const s = live(id, now)
@@ -95,6 +97,7 @@ export function memoryStore(options: MemoryStoreOptions = {}) {
         values ??= new Map()
         values.set(name, applyAtomic(name, values.get(name) ?? s.attributes.get(name), change, delta.maxValueBytes))
       }
+      checkSessionBytes(delta, (name) => s.attributes.get(name), values, () => sessionBytes(s.attributes))
       for (const [name, change] of delta.attributes) {
         if (change.op === 'set') s.attributes.set(name, change.value)
         else if (change.op === 'delete') s.attributes.delete(name)

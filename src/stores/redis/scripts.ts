@@ -61,22 +61,41 @@ local function announce_gone(channel, id) redis.call('PUBLISH', channel, '- ' ..
 )
 
 /**
- * Atomic attribute operations on stored JSON text, the same rules as src/core/ops.ts.
- * Values are spliced as text (never decoded and re-encoded by cjson, which would round
- * numbers to 14 digits): an array gets one more element before its `]`; an object is split
- * into its top-level fields, which are replaced or added.
+ * Atomic attribute operations on stored JSON text, giving the same text as src/core/ops.ts
+ * (JSON.stringify of the result) for values the core wrote (JSON.stringify's text). Values
+ * are spliced as text (never decoded and re-encoded by cjson, which would round numbers to 14
+ * digits): an array gets one more element before its `]`; an object is split into its
+ * top-level fields, which are replaced or added, and written in JavaScript's key order.
+ *
+ * Bounded work: every step is one forward pass over the text (or C-speed `find` / `reverse`
+ * over it); no pattern here can backtrack over user data more than once. A value of `maxSize`
+ * bytes of whitespace, nesting or escapes costs time linear in its length.
  */
 const JSON_OPS = luaHelpers(
   'atomic JSON operations',
   `
-local function trim(s) return (s:gsub('^%s+', ''):gsub('%s+$', '')) end
+-- Whitespace as Lua's %s has it (space, \\t \\n \\v \\f \\r): a superset of JSON's.
+local function is_ws(c) return c == 32 or (c >= 9 and c <= 13) end
+-- s without leading and trailing whitespace, in linear time: the end is found by one find
+-- on the reversed text (a '%s+$' gsub restarts at every character of a run: quadratic).
+local function trim(s)
+  local i = s:find('%S')
+  if not i then return '' end
+  local j = #s
+  if is_ws(s:byte(j)) then j = #s + 1 - s:reverse():find('%S') end
+  if i == 1 and j == #s then return s end
+  return s:sub(i, j)
+end
+-- Index of the quote closing the string that opens at j. Each find (one character class,
+-- no repetition) jumps to the next quote or backslash: C speed, never revisiting a byte.
 local function str_end(s, j)
   j = j + 1
-  while j <= #s do
-    local c = s:byte(j)
-    if c == 92 then j = j + 2 elseif c == 34 then return j else j = j + 1 end
+  while true do
+    j = s:find('["\\\\]', j)
+    if not j then return nil end
+    if s:byte(j) == 34 then return j end
+    j = j + 2
   end
-  return nil
 end
 -- Index of the last character of the JSON value starting at j.
 local function value_end(s, j)
@@ -84,21 +103,23 @@ local function value_end(s, j)
   if c == 34 then return str_end(s, j) end
   if c == 123 or c == 91 then
     local depth = 0
-    while j <= #s do
+    while true do
+      -- The next structural character; everything between is skipped by find.
+      j = s:find('[][{}"]', j)
+      if not j then return nil end
       c = s:byte(j)
       if c == 34 then
         j = str_end(s, j)
         if not j then return nil end
       elseif c == 123 or c == 91 then depth = depth + 1
-      elseif c == 125 or c == 93 then
+      else
         depth = depth - 1
         if depth == 0 then return j end
       end
       j = j + 1
     end
-    return nil
   end
-  local e = s:find('[,}%]%s]', j)
+  local e = s:find('[,}%]%s]', j + 1)
   return e and e - 1 or #s
 end
 -- The top-level fields of a JSON object as raw key and value texts, or nil if not an object.
@@ -106,7 +127,11 @@ local function fields_of(s)
   s = trim(s)
   if s:byte(1) ~= 123 then return nil end
   local keys, vals, i = {}, {}, 2
-  local function ws() i = s:find('[^%s]', i) or (#s + 1) end
+  -- JSON.stringify's text has no whitespace between tokens: a byte test, find only if there is.
+  local function ws()
+    local c = s:byte(i)
+    if c and is_ws(c) then i = s:find('%S', i) or (#s + 1) end
+  end
   ws()
   if s:byte(i) == 125 then return keys, vals end
   while true do
@@ -131,6 +156,80 @@ local function fields_of(s)
     i = i + 1
   end
 end
+-- The array index a key text names ("0", "17": canonical, at most 2^32 - 2), else nil.
+-- JavaScript lists such keys first, in numeric order, whatever order they were added in.
+local function index_of(k)
+  if #k < 3 or #k > 12 then return nil end
+  local d = k:byte(2)
+  if d < 48 or d > 57 then return nil end
+  if k ~= '"0"' and not k:find('^"[1-9]%d*"$') then return nil end
+  local n = tonumber(k:sub(2, -2))
+  if n > 4294967294 then return nil end
+  return n
+end
+-- The digit string d (all digits) plus or minus one in its last place, or nil when that
+-- changes its length (such a value has fewer digits, and was tried before).
+local function step_digits(d, up)
+  local out, i = {}, #d
+  local carry = true
+  while i >= 1 do
+    local c = d:byte(i) - 48
+    if carry then
+      if up then c = c + 1 else c = c - 1 end
+      carry = c > 9 or c < 0
+      c = c % 10
+    end
+    out[i] = string.char(48 + c)
+    i = i - 1
+  end
+  if carry or out[1] == '0' then return nil end
+  return table.concat(out)
+end
+-- JavaScript's Number::toString (what JSON.stringify writes) of a finite number: the fewest
+-- significant digits that read back as n (the one closest to n among those), laid out as
+-- ECMA-262 says: plain digits from 1e-7 to below 1e21, else d.ddde+XX / d.ddde-XX.
+local function js_number(n)
+  if n == 0 then return '0' end
+  local sign = ''
+  if n < 0 then sign, n = '-', -n end
+  local digits, exp
+  for p = 0, 16 do
+    local s = string.format('%.' .. p .. 'e', n)
+    local epos = s:find('e', 1, true)
+    local d, e = s:sub(1, 1) .. s:sub(3, epos - 1), tonumber(s:sub(epos + 1))
+    if tonumber(s) == n then
+      digits, exp = d, e
+      break
+    end
+    -- Just above a power of two the nearest p-digit decimal may miss while its neighbour
+    -- on the other side reads back (the gap below is half the gap above).
+    for _, up in ipairs({ true, false }) do
+      local alt = step_digits(d, up)
+      if alt and tonumber(alt:sub(1, 1) .. '.' .. alt:sub(2) .. 'e' .. e) == n then
+        digits, exp = alt, e
+        break
+      end
+    end
+    if digits then break end
+  end
+  digits = digits:gsub('0+$', '')
+  if digits == '' then digits = '0' end
+  local k, point = #digits, exp + 1
+  local out
+  if k <= point and point <= 21 then
+    out = digits .. string.rep('0', point - k)
+  elseif 0 < point and point <= 21 then
+    out = digits:sub(1, point) .. '.' .. digits:sub(point + 1)
+  elseif -6 < point and point <= 0 then
+    out = '0.' .. string.rep('0', -point) .. digits
+  else
+    local mantissa = digits:sub(1, 1)
+    if k > 1 then mantissa = mantissa .. '.' .. digits:sub(2) end
+    local e = point - 1
+    out = mantissa .. 'e' .. (e > 0 and '+' or '-') .. string.format('%d', math.abs(e))
+  end
+  return sign .. out
+end
 local function refuse_type(expected, name) return redis.error_reply('SESSIONMESH_TYPE ' .. expected .. ' ' .. name) end
 -- The new text of an attribute after op ('i' increment, 'a' append, 'm' merge), or nil and an error reply.
 local function atomic(op, name, cur, arg)
@@ -144,12 +243,13 @@ local function atomic(op, name, cur, arg)
     end
     n = n + tonumber(arg)
     if n ~= n or n == math.huge or n == -math.huge then return nil, refuse_type('number', name) end
-    return string.format('%.17g', n)
+    return js_number(n)
   elseif op == 'a' then
     if not cur then return '[' .. arg .. ']' end
     local t = trim(cur)
     if t:byte(1) ~= 91 then return nil, refuse_type('array', name) end
-    if trim(t:sub(2, -2)) == '' then return '[' .. arg .. ']' end
+    -- Anchored at 2: one pass over the whitespace after '[' (no re-tries at later starts).
+    if t:find('^%s*%]', 2) then return '[' .. arg .. ']' end
     return t:sub(1, -2) .. ',' .. arg .. ']'
   else
     local keys, vals = {}, {}
@@ -159,7 +259,8 @@ local function atomic(op, name, cur, arg)
     end
     local nk, nv = fields_of(arg)
     local at = {}
-    for j = 1, #keys do at[keys[j]] = j end
+    local stored = #keys
+    for j = 1, stored do at[keys[j]] = j end
     for j = 1, #nk do
       local k = nk[j]
       if at[k] then vals[at[k]] = nv[j] else
@@ -168,8 +269,37 @@ local function atomic(op, name, cur, arg)
         at[k] = #keys
       end
     end
-    local parts = {}
-    for j = 1, #keys do parts[j] = keys[j] .. ':' .. vals[j] end
+    -- JavaScript's property order: array-index keys ascending, then the rest as added. The
+    -- stored ones are in that order already (JSON.stringify wrote them): only the added ones
+    -- are sorted, then merged in, so a large stored object costs one pass, not a sort.
+    local function by_index(a, b) return a[1] < b[1] end
+    local old_ix, new_ix, sorted = {}, {}, true
+    for j = 1, #keys do
+      local n = index_of(keys[j])
+      if n then
+        local list = (j <= stored) and old_ix or new_ix
+        if j <= stored and #list > 0 and list[#list][1] > n then sorted = false end
+        list[#list + 1] = { n, j }
+      end
+    end
+    if not sorted then table.sort(old_ix, by_index) end
+    table.sort(new_ix, by_index)
+    local parts, a, b = {}, 1, 1
+    while a <= #old_ix or b <= #new_ix do
+      local e
+      if b > #new_ix or (a <= #old_ix and old_ix[a][1] < new_ix[b][1]) then
+        e = old_ix[a]
+        a = a + 1
+      else
+        e = new_ix[b]
+        b = b + 1
+      end
+      parts[#parts + 1] = keys[e[2]] .. ':' .. vals[e[2]]
+      at[keys[e[2]]] = false
+    end
+    for j = 1, #keys do
+      if at[keys[j]] then parts[#parts + 1] = keys[j] .. ':' .. vals[j] end
+    end
     return '{' .. table.concat(parts, ',') .. '}'
   end
 end
@@ -233,7 +363,7 @@ return 1
 
 /**
  * A delta. `index`: the new principal's index (inline mode, principal set).
- * `expectedVersion`, `fence`, `maxValueBytes`: '' for none. `principalChange`: '' keep,
+ * `expectedVersion`, `fence`, `maxValueBytes`, `maxSessionBytes`: '' for none. `principalChange`: '' keep,
  * 's' set to `principal`, 'c' clear. `indexPrefix`: '' when not inline. `changes`:
  * op/name/value triples (op 's' set, 'd' delete, or an atomic op 'i' increment by value,
  * 'a' append element value, 'm' merge object value).
@@ -243,7 +373,7 @@ return 1
 export const APPLY = defineScript({
   name: 'apply',
   keys: ['session', 'expiries', 'index?'],
-  args: ['id', 'lastAccessedAt', 'expiresAt', 'retentionMs', 'expectedVersion', 'fence', 'principalChange', 'principal', 'indexPrefix', 'maxValueBytes', 'channel', '...changes'],
+  args: ['id', 'lastAccessedAt', 'expiresAt', 'retentionMs', 'expectedVersion', 'fence', 'principalChange', 'principal', 'indexPrefix', 'maxValueBytes', 'maxSessionBytes', 'channel', '...changes'],
   uses: [HASH_CHUNKS, SCHEDULE, PRINCIPALS, CHANGES, JSON_OPS],
   lua: `
 local m = redis.call('HMGET', session, '#e', '#v', '#f', '#p', '#c', '#at')
@@ -253,13 +383,17 @@ if expectedVersion ~= '' and tonumber(expectedVersion) ~= tonumber(m[2]) then re
 if fence ~= '' and tonumber(fence) < tonumber(m[3]) then return redis.error_reply('SESSIONMESH_FENCE ' .. m[3]) end
 local max = tonumber(maxValueBytes)
 local sets, dels, results, computed = {}, {}, {}, {}
+-- after[name]: the attribute's bytes (name + value) once the delta is applied, 0 if deleted.
+local after = {}
 for i = 1, #changes, 3 do
   local op, name = changes[i], changes[i + 1]
   if op == 's' then
     sets[#sets + 1] = 'a:' .. name
     sets[#sets + 1] = changes[i + 2]
+    after[name] = #name + #changes[i + 2]
   elseif op == 'd' then
     dels[#dels + 1] = 'a:' .. name
+    after[name] = 0
   else
     local cur = computed[name]
     if not cur then cur = redis.call('HGET', session, 'a:' .. name) or nil end
@@ -269,8 +403,29 @@ for i = 1, #changes, 3 do
     computed[name] = v
     sets[#sets + 1] = 'a:' .. name
     sets[#sets + 1] = v
+    after[name] = #name + #v
     results[#results + 1] = name
     results[#results + 1] = v
+  end
+end
+-- The session's total (names + values, as Session#resize counts) may not pass maxSessionBytes
+-- through a delta that grows it; one that shrinks or keeps it always applies. Only a growing
+-- delta pays for the total (one HSTRLEN per attribute).
+local limit = tonumber(maxSessionBytes)
+if limit then
+  local growth = 0
+  for name, bytes in pairs(after) do
+    local field = 'a:' .. name
+    local len = redis.call('HSTRLEN', session, field)
+    if len > 0 or redis.call('HEXISTS', session, field) == 1 then bytes = bytes - #name - len end
+    growth = growth + bytes
+  end
+  if growth > 0 then
+    local total = growth
+    for _, field in ipairs(redis.call('HKEYS', session)) do
+      if field:byte(1) == 97 and field:byte(2) == 58 then total = total + #field - 2 + redis.call('HSTRLEN', session, field) end
+    end
+    if total > limit then return redis.error_reply('SESSIONMESH_TOO_LARGE ' .. total .. ' ' .. maxSessionBytes) end
   end
 end
 hdel_chunks(session, dels)

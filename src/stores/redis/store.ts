@@ -5,6 +5,7 @@
  * in watch.ts.
  */
 import { randomBytes } from 'node:crypto'
+import { type Duration, toMs } from '../../core/duration.js'
 import { ConfigurationError, NotReplicatedError, SessionNotFoundError, StoreUnavailableError } from '../../core/errors.js'
 import type { ApplyConditions, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession, StoreWatch } from '../../core/store.js'
 import { type CallOf, type LuaScript, type RedisConnection, type RedisTarget, type ReplyOf, scriptRefusal, storeConnection, unavailable } from '../../redis/index.js'
@@ -33,6 +34,13 @@ export type RedisStoreOptions = RedisTarget & {
   sweepLeaseMs?: number
   /** Longest wait for the first connection before operations fail with StoreUnavailableError. Default 5 s. */
   connectTimeoutMs?: number
+  /**
+   * Longest wait for any one reply from Redis (a WAIT gets its own timeout on top). Past it
+   * the call fails with CommandTimeoutError (a StoreUnavailableError: 503) and the connection
+   * is dropped and made again, so a paused or unreachable Redis never holds a request longer.
+   * Default `'2s'`.
+   */
+  commandTimeout?: Duration
   /** `CLIENT SETNAME` of the change feed's subscriber connection (see `watch`). Default `sessionmesh-changes`. */
   changesClientName?: string
   /**
@@ -67,6 +75,7 @@ export function redisStore(options: RedisStoreOptions) {
   const retentionMs = options.expiredRetentionMs ?? 10 * 60_000
   const leaseMs = options.sweepLeaseMs ?? 90_000
   const connectTimeoutMs = options.connectTimeoutMs ?? 5_000
+  const commandTimeoutMs = toMs(options.commandTimeout ?? '2s', 'redisStore: commandTimeout')
   const durability =
     options.durability === undefined || options.durability === 'async'
       ? null
@@ -89,7 +98,7 @@ export function redisStore(options: RedisStoreOptions) {
       // A throwing handler must not fail the call: a sweep would lose the report of what it removed.
     }
   }
-  const connection = storeConnection(options, { connectTimeoutMs, onError, feature: 'redisStore' })
+  const connection = storeConnection(options, { connectTimeoutMs, onError, feature: 'redisStore', timeouts: { commandTimeoutMs } })
   const conn = () => connection.get()
 
   const watches = new Set<StoreWatch>()
@@ -98,7 +107,7 @@ export function redisStore(options: RedisStoreOptions) {
     await connection.close()
   }
 
-  /** A write: with `durability`, pipelined with WAIT on the same connection; too few acks fail it. */
+  /** A write: with `durability`, pipelined with WAIT on a connection of its own (no one waits behind it); too few acks fail it. */
   const write = async <S extends LuaScript>(c: RedisConnection, script: S, call: CallOf<S>): Promise<ReplyOf<S>> => {
     if (!durability) return c.run(script, call)
     const [reply, acked] = await c.runAndWait(script, call, durability.replicas, durability.timeoutMs)
@@ -144,6 +153,8 @@ export function redisStore(options: RedisStoreOptions) {
     kind: 'redis',
     /** increment, append and merge are computed by the APPLY script, on the stored JSON text. */
     atomic: true,
+    // apply refuses a delta that grows the session past maxSessionBytes, in the same script.
+    limitsSize: true,
 
     /** The connection, once made (for the CLI and tests). */
     connection: conn,
@@ -190,6 +201,7 @@ export function redisStore(options: RedisStoreOptions) {
         principal: delta.principal ?? '',
         indexPrefix: inline,
         maxValueBytes: delta.maxValueBytes ?? '',
+        maxSessionBytes: delta.maxSessionBytes ?? '',
         channel: keys.changes,
         changes,
       }
