@@ -4,6 +4,7 @@
  *
  *   STORE        redis:<url> | sentinel:<name>@<host:port,...> | cluster:<host:port,...> | sqlite:<path>
  *   DURABILITY   async (default) | replicated      (Redis only; replicated = WAIT 1, 500 ms)
+ *   WAIT_MS      replicated's WAIT timeout (default 500); COMMAND_TIMEOUT the store's commandTimeout (default its own, 2s)
  *   PREFIX       Redis key prefix (default chaos:)
  *   IDLE_TIMEOUT idle timeout (default 30m); SWEEP_INTERVAL sweep period or 'off' (default off)
  *
@@ -15,6 +16,7 @@
  *   GET  /all            every attribute                                  {attributes}
  *   POST /logout         destroy()                                        {ok}
  *   GET  /__stats        forced GC twice, then heap, handles, resources, event counts
+ *   GET  /ping           no session at all                                {ok}
  * A failure of the session layer is answered by failureResponse (503 + Retry-After when the
  * store is down); any other error is a 500 and is counted.
  */
@@ -32,10 +34,11 @@ function storeFrom(spec: string): SessionStore {
   const colon = spec.indexOf(':')
   const kind = spec.slice(0, colon)
   const target = spec.slice(colon + 1)
-  const durability = process.env.DURABILITY === 'replicated' ? { replicas: 1, timeoutMs: 500 } : ('async' as const)
+  const durability = process.env.DURABILITY === 'replicated' ? { replicas: 1, timeoutMs: Number(process.env.WAIT_MS ?? 500) } : ('async' as const)
   const prefix = process.env.PREFIX ?? 'chaos:'
+  const commandTimeout = process.env.COMMAND_TIMEOUT as Duration | undefined
   if (kind === 'sqlite') return sqliteStore({ path: target })
-  if (kind === 'redis') return redisStore({ url: target, prefix, durability })
+  if (kind === 'redis') return redisStore({ url: target, prefix, durability, ...(commandTimeout ? { commandTimeout } : {}) })
   if (kind === 'cluster') {
     return redisStore({ cluster: { rootNodes: target.split(',').map((hp) => ({ url: `redis://${hp}` })) }, prefix, durability })
   }
@@ -82,6 +85,10 @@ app.get('/__stats', (_req, res) => {
   for (const r of process.getActiveResourcesInfo()) resources[r] = (resources[r] ?? 0) + 1
   const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length
   res.json({ heapUsed: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss, gc: Boolean(gc), handles, resources, ...counts })
+})
+// Never touches the session: a bystander route, to see whether the store's trouble reaches it.
+app.get('/ping', (_req, res) => {
+  res.json({ ok: true })
 })
 app.use(session(sessions))
 app.post('/login', h(async (req, res) => {

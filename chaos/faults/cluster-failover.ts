@@ -12,7 +12,8 @@ import { type AppProcess, spawnApp } from '../lib/app.js'
 import { settle, statusCounts, timeline, Traffic } from '../lib/traffic.js'
 import { type Check, type Fault, int, lostText, ms, sleep, target, verdict } from '../lib/types.js'
 
-const ALLOWED = new Set(['STORE_UNAVAILABLE', 'NOT_REPLICATED'])
+// COMMAND_TIMEOUT: a request that outlived the store's commandTimeout during the switch (a StoreUnavailableError, documented 503).
+const ALLOWED = new Set(['STORE_UNAVAILABLE', 'COMMAND_TIMEOUT', 'NOT_REPLICATED'])
 
 interface NodeLine {
   id: string

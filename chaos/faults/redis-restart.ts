@@ -60,14 +60,14 @@ export const redisRestart: Fault = {
 
     const all = statusCounts(traffic.outcomes)
     const failures = traffic.outcomes.filter((o) => o.status !== 200)
-    const undocumented = failures.filter((o) => !o.documented503 || o.code !== 'STORE_UNAVAILABLE')
+    const undocumented = failures.filter((o) => !o.documented503 || (o.code !== 'STORE_UNAVAILABLE' && o.code !== 'COMMAND_TIMEOUT'))
     const recoveries = perCycle.map((c) => c.firstOkAfterMs ?? Infinity)
     const allUsers = perCycle.map((c) => c.allUsersOkAfterMs ?? Infinity)
     const worst = Math.max(...recoveries)
     const worstAll = Math.max(...allUsers)
     const checks: Check[] = [
       verdict('no app process crash', !crashed, crashed ? `exit ${app.exit()}: ${stderr.slice(-500)}` : ''),
-      verdict('every failed request got 503 STORE_UNAVAILABLE with Retry-After and the JSON message', undocumented.length === 0, `${failures.length} failures; others: ${JSON.stringify(statusCounts(undocumented))}`),
+      verdict('every failed request got 503 (STORE_UNAVAILABLE or COMMAND_TIMEOUT) with Retry-After and the JSON message', undocumented.length === 0, `${failures.length} failures; others: ${JSON.stringify(statusCounts(undocumented))}`),
       verdict('the outage was seen (requests answered 503 while Redis was down)', failures.length > 0, JSON.stringify(all)),
       verdict('service recovered after every restart (every user served again)', perCycle.length === cycles && allUsers.every(Number.isFinite), allUsers.map(ms).join(', ')),
       verdict('no acknowledged save lost', check.lost === 0, `${int(check.ackedWrites)} acknowledged writes on ${check.sessions} sessions, ${check.lost} missing${check.examples.length ? `: ${check.examples.join('; ')}` : ''}`),

@@ -6,7 +6,7 @@
  */
 import { StoreUnavailableError } from '../core/errors.js'
 import type { RedisTarget } from './client.js'
-import { connectRedis, type RedisConnection } from './connection.js'
+import { type ConnectTimeouts, connectRedis, type RedisConnection } from './connection.js'
 import { unavailable } from './errors.js'
 
 export interface StoreConnectionOptions {
@@ -16,6 +16,8 @@ export interface StoreConnectionOptions {
   onError: (error: Error) => void
   /** The factory, for messages: `redisStore`, `springSessionStore`. */
   feature: string
+  /** The command timeout and WAIT lanes (connection.ts); defaults there. */
+  timeouts?: ConnectTimeouts
 }
 
 export interface StoreConnection {
@@ -32,7 +34,7 @@ export function storeConnection(target: RedisTarget, options: StoreConnectionOpt
   let connection: RedisConnection | null = null
   let closed = false
   const aborter = new AbortController()
-  const connecting = connectRedis(target, options.onError, aborter.signal, feature).then((c) => (connection = c))
+  const connecting = connectRedis(target, options.onError, aborter.signal, feature, options.timeouts).then((c) => (connection = c))
   connecting.catch(() => {}) // reported to each caller of get()
   return {
     get current() {

@@ -2,8 +2,9 @@
  * The change bus on a Redis Stream: XADD to publish (the entry id is the event id), a
  * blocking XREAD loop on a dedicated connection per subscription. See docs/BUS.md.
  */
+import { type Duration, toMs } from '../../core/duration.js'
 import { ConfigurationError } from '../../core/errors.js'
-import { type AnyRedis, connectRedis, loadRedis, openReader, type RedisConnection, type RedisTarget, type StreamReader } from '../../redis/index.js'
+import { type AnyRedis, connectRedis, loadRedis, openReader, type RedisConnection, type RedisTarget, type StreamReader, withDeadline } from '../../redis/index.js'
 import { encodeEvent } from './codec.js'
 import { Delivery } from './delivery.js'
 import { pause } from '../../core/pause.js'
@@ -25,6 +26,12 @@ export interface RedisStreamBusOptions extends BusOptions {
   clientName?: string
   /** Longest wait for the publishing connection before `publish` fails. Default 5 s. */
   connectTimeoutMs?: number
+  /**
+   * Longest wait for any one reply (an XREAD's BLOCK on top). Past it a publish fails with
+   * BusUnavailableError, a subscription reports it and reads on a new connection, and the
+   * late connection is dropped so nothing queues behind it. Default `'2s'`.
+   */
+  commandTimeout?: Duration
 }
 
 /** Orders Redis stream ids (`<ms>-<seq>`); `0` reads as `0-0`. */
@@ -96,6 +103,7 @@ export function redisStreamBus(options: RedisStreamBusOptions): ChangeBus {
   const batch = options.batch ?? 500
   const clientName = options.clientName ?? 'sessionmesh-bus'
   const connectTimeoutMs = options.connectTimeoutMs ?? 5_000
+  const commandTimeoutMs = toMs(options.commandTimeout ?? '2s', 'redisStreamBus: commandTimeout')
   if (typeof stream !== 'string' || stream.length === 0) throw new ConfigurationError('redisStreamBus: `stream` must be a key name')
   for (const [name, v] of [['maxLen', maxLen], ['blockMs', blockMs], ['batch', batch], ['connectTimeoutMs', connectTimeoutMs]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new ConfigurationError(`redisStreamBus: ${name} must be a whole number >= 1`)
@@ -119,7 +127,7 @@ export function redisStreamBus(options: RedisStreamBusOptions): ChangeBus {
   const connection = async (): Promise<RedisConnection> => {
     if (closed) throw new BusClosedError('redisStreamBus')
     if (!publisher) {
-      publisher = connectRedis(target, onError, aborter.signal, 'redisStreamBus')
+      publisher = connectRedis(target, onError, aborter.signal, 'redisStreamBus', { commandTimeoutMs })
       // A failed first connection is retried at the next publish, not cached forever.
       publisher.catch(() => (publisher = null))
     }
@@ -161,33 +169,53 @@ export function redisStreamBus(options: RedisStreamBusOptions): ChangeBus {
       aborter.signal.addEventListener('abort', stopAll, { once: true })
       let reader: StreamReader | null = null
 
+      /** Opens the reader (again after a timeout dropped it); null once the subscription stops. */
+      const open = async (): Promise<StreamReader | null> => {
+        try {
+          const opened = await openReader(target, clientName, blockMs + 10_000, (e) => {
+            delivery.setStatus('disconnected')
+            delivery.report(e)
+          }, stop.signal)
+          // Stopped while opening: close() saw no reader to destroy.
+          if (stop.signal.aborted) opened.destroy()
+          return stop.signal.aborted ? null : opened
+        } catch (e) {
+          if (!stop.signal.aborted) delivery.report(new BusUnavailableError('redis bus: cannot open the reader', { cause: e }))
+          return null
+        }
+      }
+
+      /**
+       * Sends on the reader within the command timeout (plus the BLOCK it asks for). A late
+       * reply drops the reader: the loop opens a new one rather than queue behind the dead read.
+       */
+      const within = <T>(r: StreamReader, args: string[], blockFor = 0): Promise<T> =>
+        withDeadline(r.send<T>(stream, args), commandTimeoutMs + blockFor, args[0] ?? 'command', () => {
+          r.destroy()
+          if (reader === r) reader = null
+        })
+
       const loop = async () => {
         let backoff = 0
         // After a start or an error, read without BLOCK first: it answers at once when the
         // connection is back (the status turns `connected` promptly) and drains the backlog.
         let caughtUp = false
-        try {
-          reader = await openReader(target, clientName, blockMs + 10_000, (e) => {
-            delivery.setStatus('disconnected')
-            delivery.report(e)
-          }, stop.signal)
-        } catch (e) {
-          if (!stop.signal.aborted) delivery.report(new BusUnavailableError('redis bus: cannot open the reader', { cause: e }))
-          return
-        }
-        const r = reader
+        reader = await open()
+        if (!reader) return
         while (!stop.signal.aborted) {
           try {
+            const r = reader ?? (reader = await open())
+            if (!r) return
             if (delivery.lastId === null) {
               // "From now" becomes a concrete id at once, so a reconnect later resumes there.
-              const last = await r.send<unknown[] | null>(stream, ['XREVRANGE', stream, '+', '-', 'COUNT', '1'])
+              const last = await within<unknown[] | null>(r, ['XREVRANGE', stream, '+', '-', 'COUNT', '1'])
               delivery.lastId = (Array.isArray(last) && Array.isArray(last[0]) ? text(last[0][0]) : undefined) ?? '0-0'
             } else if (!caughtUp) {
               await checkGap(r, delivery.lastId)
             }
             const position = delivery.lastId
             const args = ['XREAD', 'COUNT', String(batch), ...(caughtUp ? ['BLOCK', String(blockMs)] : []), 'STREAMS', stream, position]
-            const reply = await r.send<unknown>(stream, args)
+            const reply = await within<unknown>(r, args, caughtUp ? blockMs : 0)
             delivery.setStatus('connected')
             backoff = 0
             const entries = entriesOf(reply)
@@ -213,9 +241,9 @@ export function redisStreamBus(options: RedisStreamBusOptions): ChangeBus {
        */
       const checkGap = async (r: StreamReader, position: string) => {
         if (compareStreamIds(position, '0-0') === 0) return
-        const here = await r.send<unknown[]>(stream, ['XRANGE', stream, position, position])
+        const here = await within<unknown[]>(r, ['XRANGE', stream, position, position])
         if (Array.isArray(here) && here.length > 0) return
-        const head = await r.send<unknown[]>(stream, ['XRANGE', stream, '-', '+', 'COUNT', '1'])
+        const head = await within<unknown[]>(r, ['XRANGE', stream, '-', '+', 'COUNT', '1'])
         const first = Array.isArray(head) && Array.isArray(head[0]) ? text((head[0] as unknown[])[0]) : undefined
         if (first !== undefined && compareStreamIds(first, position) > 0) delivery.report(new BusGapError(position, first))
       }

@@ -1,3 +1,4 @@
+import { type Duration, toMs } from '../../core/duration.js'
 import { ConfigurationError } from '../../core/errors.js'
 import type { SessionLockProvider, SessionLockStrategy } from '../../core/lock.js'
 import { type CallOf, connectRedis, type LuaScript, type RedisConnection, type RedisTarget } from '../../redis/index.js'
@@ -12,6 +13,11 @@ export interface QuorumLocksOptions {
   masterTimeoutMs?: number
   /** Prefix of the lease keys. Default `sessionmesh:qlock:`. */
   prefix?: string
+  /**
+   * Longest wait for any reply on a master's connection before that connection is dropped and
+   * made again (a vote still counts a master as a no after `masterTimeoutMs`). Default `'2s'`.
+   */
+  commandTimeout?: Duration
   /** Connection errors (masters down); default ignored. */
   onError?: (error: Error) => void
 }
@@ -38,6 +44,7 @@ export function quorumLocks(options: QuorumLocksOptions): SessionLockStrategy {
   const prefix = options.prefix ?? 'sessionmesh:qlock:'
   const quorum = Math.floor(masters.length / 2) + 1
   const onError = options.onError ?? (() => {})
+  const commandTimeoutMs = toMs(options.commandTimeout ?? '2s', 'quorumLocks: commandTimeout')
 
   return (store, now) => {
     const abort = new AbortController()
@@ -45,7 +52,7 @@ export function quorumLocks(options: QuorumLocksOptions): SessionLockStrategy {
     let connections: Array<Promise<RedisConnection>> | null = null
     const connect = () =>
       (connections ??= masters.map((m) => {
-        const c = connectRedis(m, onError, abort.signal, 'quorumLocks')
+        const c = connectRedis(m, onError, abort.signal, 'quorumLocks', { commandTimeoutMs })
         c.catch(onError)
         return c
       }))
