@@ -17,6 +17,7 @@ import { ring } from './commands/ring.js'
 import { show } from './commands/show.js'
 import { stats } from './commands/stats.js'
 import { CliError, EXIT } from './errors.js'
+import { terminalSafe, terminalSafeJson } from './terminal.js'
 import type { GlobalOptions } from './store.js'
 
 /**
@@ -122,8 +123,9 @@ export async function main(argv: string[]): Promise<number> {
     const code = exitCodeOf(e)
     const message = e instanceof Error ? e.message : String(e)
     const errorCode = e instanceof SessionMeshError ? e.code : 'ERROR'
-    if (json) process.stderr.write(`${JSON.stringify({ error: { code: errorCode, message, exitCode: code } })}\n`)
-    else process.stderr.write(`sessionmesh: ${code === EXIT.storeUnavailable ? 'store unavailable: ' : ''}${message}\n`)
+    // A message can quote what the store or the user gave (a principal, a file name): escaped like every output.
+    if (json) process.stderr.write(`${terminalSafeJson(JSON.stringify({ error: { code: errorCode, message, exitCode: code } }))}\n`)
+    else process.stderr.write(`sessionmesh: ${code === EXIT.storeUnavailable ? 'store unavailable: ' : ''}${terminalSafe(message)}\n`)
     if (process.env.SESSIONMESH_DEBUG && e instanceof Error) process.stderr.write(`${e.stack ?? ''}\n`)
     return code
   }

@@ -1,12 +1,18 @@
 /**
  * Output for people and for programs. Results go to stdout (JSON with `--json`, else
  * aligned text); progress and errors go to stderr, so `--json | jq` always sees clean JSON.
+ * Stored text (principals, attribute names and values) reaches a terminal only escaped
+ * (./terminal.ts).
  */
 import { redactId } from '../core/errors.js'
+import { terminalSafe, terminalSafeJson } from './terminal.js'
 
-/** Writes a result: pretty JSON when `json`, else the human lines. */
+/**
+ * Writes a result: pretty JSON when `json`, else the human lines. Every human line is escaped
+ * here, whatever the command put in it, so the only line breaks are the ones between lines.
+ */
 export function emit(json: boolean, value: unknown, human: () => string[]): void {
-  const text = json ? JSON.stringify(value, null, 2) : human().join('\n')
+  const text = json ? terminalSafeJson(JSON.stringify(value, null, 2)) : human().map(terminalSafe).join('\n')
   process.stdout.write(`${text}\n`)
 }
 
@@ -39,8 +45,9 @@ export function relative(ms: number, now: number): string {
   return ms >= now ? `in ${text}` : `${text} ago`
 }
 
-/** Rows as space-aligned columns, the header first. */
-export function table(header: string[], rows: string[][]): string[] {
+/** Rows as space-aligned columns, the header first. Cells are escaped before they are measured, so columns stay aligned. */
+export function table(header: string[], rawRows: string[][]): string[] {
+  const rows = rawRows.map((r) => r.map(terminalSafe))
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()
   return [line(header), ...rows.map(line)]

@@ -1,5 +1,6 @@
 import { encryptedCodec } from '../../core/codec.js'
 import { redactId } from '../../core/errors.js'
+import { BINDING_ATTRIBUTE, bindingOf } from '../../core/session.js'
 import { CliNotFoundError, CliUsageError } from '../errors.js'
 import { emit, iso, shownId } from '../output.js'
 import { type GlobalOptions, withStore } from '../store.js'
@@ -54,10 +55,12 @@ export async function show(idOrToken: string, options: ShowOptions, global: Glob
     const now = Date.now()
     const s = await store.load(id, now)
     if (!s) throw new CliNotFoundError(`no live session ${redactId(id)}`)
-    const attributes: ShownAttribute[] = [...s.attributes].map(([name, stored]) => {
+    // The session's binding (what sealed values are bound to) is sessionmesh's, not an attribute.
+    const binding = bindingOf(s.attributes)
+    const attributes: ShownAttribute[] = [...s.attributes].filter(([name]) => name !== BINDING_ATTRIBUTE).map(([name, stored]) => {
       const bytes = Buffer.byteLength(stored)
       try {
-        if (codec) return { name, bytes, value: codec.decode(name, stored).value }
+        if (codec) return { name, bytes, value: codec.decode(name, stored, binding).value }
         if (stored.startsWith(SEALED)) return { name, bytes, encrypted: true as const }
         return { name, bytes, value: JSON.parse(stored) as unknown }
       } catch (e) {

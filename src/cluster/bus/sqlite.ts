@@ -9,6 +9,7 @@ import { ConfigurationError, MissingDependencyError } from '../../core/errors.js
 import { encodeEvent } from './codec.js'
 import { compareDecimal, Delivery } from './delivery.js'
 import { pause } from '../../core/pause.js'
+import { retryWhileBusy } from '../../core/busy-retry.js'
 import { BusClosedError, BusGapError, BusUnavailableError } from '../../core/errors.js'
 import type { BusOptions, ChangeBus, Subscription } from '../../core/bus.js'
 
@@ -23,7 +24,10 @@ export interface SqliteBusOptions extends BusOptions {
   pollMs?: number
   /** Most rows one poll reads. Default 500. */
   batch?: number
-  /** How long a write waits for another process's write lock. Default 5,000 ms. */
+  /**
+   * How long a publish (or poll) keeps retrying, on timers, while another process holds the
+   * file's lock, before failing with BusUnavailableError. Default 5,000 ms.
+   */
   busyTimeoutMs?: number
 }
 
@@ -42,6 +46,19 @@ const ROWID = /^(0|[1-9]\d{0,18})$/
 const TRIM_EVERY = 100
 
 type Row = { id: number | bigint; body: unknown }
+
+/**
+ * How long one SQLite call may wait for a lock inside the driver, ms: SQLite's busy wait
+ * sleeps on the event loop, so it is kept to a few ms and longer waits are retries on timers
+ * (src/core/busy-retry.ts). Shared with sqliteStore.
+ */
+export const SQLITE_ATTEMPT_WAIT_MS = 2
+
+/** SQLITE_BUSY and its extended codes (_RECOVERY, _SNAPSHOT, _TIMEOUT): another connection holds the lock. */
+export const isSqliteBusy = (e: unknown): boolean => {
+  const code = (e as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY')
+}
 
 /**
  * An SQLite-table change bus for processes on one host (WAL mode, so pollers never block the
@@ -76,6 +93,8 @@ export function sqliteBus(options: SqliteBusOptions): ChangeBus {
     db.pragma('synchronous = NORMAL')
     // AUTOINCREMENT: rowids are never reused after a trim, so an id names one event forever.
     db.exec(`CREATE TABLE IF NOT EXISTS "${table}" (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)`)
+    // Opening may wait (synchronously, once) for the lock; later calls only try briefly.
+    db.pragma(`busy_timeout = ${SQLITE_ATTEMPT_WAIT_MS}`)
   } catch (e) {
     db?.close()
     throw new BusUnavailableError(`sqlite bus: cannot open ${options.path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
@@ -92,20 +111,29 @@ export function sqliteBus(options: SqliteBusOptions): ChangeBus {
   let published = 0
   const subscriptions = new Set<Subscription>()
   const lastRowId = () => String(q.last.get() ?? 0)
+  const conn = db
+  /** Retries `fn` on timers while another process holds the lock (never a long busy wait on the event loop). */
+  const retrying = <T>(fn: () => T) => retryWhileBusy(fn, { isBusy: isSqliteBusy, deadlineMs: busyTimeoutMs, alive: () => conn.open })
+  // The insert and its occasional trim are one transaction, so a retry never inserts twice.
+  const append = db.transaction((body: string, trim: boolean) => {
+    const { lastInsertRowid } = q.insert.run(body)
+    if (trim) q.trim.run(maxRows)
+    return lastInsertRowid
+  })
 
   return {
     kind: 'sqlite',
 
-    publish(event) {
-      if (closed) return Promise.reject(new BusClosedError('sqliteBus.publish'))
+    async publish(event) {
+      if (closed) throw new BusClosedError('sqliteBus.publish')
+      const body = encodeEvent(event) // a TypeError for an event it cannot encode, as is
       try {
-        const body = encodeEvent(event)
-        const { lastInsertRowid } = q.insert.run(body)
-        if (++published % TRIM_EVERY === 0) q.trim.run(maxRows)
-        return Promise.resolve(String(lastInsertRowid))
+        const id = await retrying(() => append.immediate(body, (published + 1) % TRIM_EVERY === 0))
+        published++
+        return String(id)
       } catch (e) {
-        if (e instanceof TypeError) return Promise.reject(e)
-        return Promise.reject(new BusUnavailableError(`sqlite bus: publish failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e }))
+        if (isSqliteBusy(e)) throw new BusUnavailableError(`sqlite bus: publish failed: the database stayed locked by another process for ${busyTimeoutMs} ms`, { cause: e })
+        throw new BusUnavailableError(`sqlite bus: publish failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
       }
     },
 
@@ -120,16 +148,17 @@ export function sqliteBus(options: SqliteBusOptions): ChangeBus {
         let failing = false
         while (!stop.signal.aborted) {
           try {
-            delivery.lastId ??= lastRowId()
+            delivery.lastId ??= await retrying(lastRowId)
             if (checkGap) {
               checkGap = false
-              const first = q.first.get()
+              const first = await retrying(() => q.first.get())
               // With AUTOINCREMENT and no deletes but the trim, a first row past position+1 means a trimmed gap.
               if (first !== null && first !== undefined && BigInt(first) > BigInt(delivery.lastId) + 1n) {
                 delivery.report(new BusGapError(delivery.lastId, String(first)))
               }
             }
-            const rows = q.after.all(BigInt(delivery.lastId), batch)
+            const position = BigInt(delivery.lastId)
+            const rows = await retrying(() => q.after.all(position, batch))
             delivery.setStatus('connected')
             failing = false
             for (const row of rows) {

@@ -10,14 +10,20 @@ import {
   StoreUnavailableError,
   VersionConflictError,
 } from '../../core/errors.js'
-import { applyAtomic } from '../../core/ops.js'
+import { retryWhileBusy } from '../../core/busy-retry.js'
+import { applyAtomic, checkSessionBytes } from '../../core/ops.js'
 import { type ApplyConditions, expiryOf, type LoadOptions, type ScanPage, type SessionDelta, type SessionStore, type StoredSession } from '../../core/store.js'
+import { isSqliteBusy, SQLITE_ATTEMPT_WAIT_MS } from '../../cluster/bus/sqlite.js'
 import { migrate, tableNames } from './schema.js'
 
 export interface SqliteStoreOptions {
   /** The database file, created if missing; `':memory:'` for a private in-memory database (tests). */
   path: string
-  /** How long a write waits for another process's write lock before failing. Default 5000 ms. */
+  /**
+   * How long an operation keeps retrying while another process holds the write lock, before
+   * failing with StoreUnavailableError (503). The retries wait on timers, so the process keeps
+   * serving other requests meanwhile. Default 5000 ms.
+   */
   busyTimeoutMs?: number
   /** Table-name prefix, so several apps can share one file. Default `sessionmesh`. */
   table?: string
@@ -59,19 +65,26 @@ function storeError(e: unknown, context = 'sqlite store'): SessionMeshError {
   return new StoreUnavailableError(`${context}: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
 }
 
-/** Runs one synchronous driver call as the promise the contract wants. */
-function guard<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn())
-  } catch (e) {
-    return Promise.reject(storeError(e))
+/**
+ * Runs one synchronous driver call (a whole transaction) as the promise the contract wants;
+ * while another process holds the write lock, retries it on timers until `busyTimeoutMs`.
+ */
+function guarded(db: Database.Database, busyTimeoutMs: number) {
+  return async <T>(fn: () => T): Promise<T> => {
+    try {
+      return await retryWhileBusy(fn, { isBusy: isSqliteBusy, deadlineMs: busyTimeoutMs, alive: () => db.open })
+    } catch (e) {
+      if (isSqliteBusy(e)) throw storeError(e, `sqlite store: the database stayed locked by another process for ${busyTimeoutMs} ms`)
+      throw storeError(e)
+    }
   }
 }
 
 /**
  * A session store in one SQLite file that every process on a host can share (WAL mode;
- * each write is one `BEGIN IMMEDIATE` transaction, so writers queue up for up to
- * `busyTimeoutMs` instead of failing). Attributes are stored one row each, so a save
+ * each write is one `BEGIN IMMEDIATE` transaction). A write that finds another process
+ * holding the lock is retried whole on timers for up to `busyTimeoutMs`, so the event loop
+ * never sits in SQLite's own busy wait. Attributes are stored one row each, so a save
  * writes only the attributes it changed. Needs the optional peer dependency
  * `better-sqlite3`; do not put the file on a network filesystem.
  *
@@ -97,11 +110,15 @@ export function sqliteStore(options: SqliteStoreOptions) {
     db.pragma('journal_mode = WAL') // stays 'memory' for ':memory:'
     db.pragma('synchronous = NORMAL') // durable across process crashes; WAL makes it safe
     migrate(db, t)
+    // Opening may wait (synchronously, once) for the lock; every later call only tries briefly
+    // and leaves the waiting to the timers of `guard`.
+    db.pragma(`busy_timeout = ${SQLITE_ATTEMPT_WAIT_MS}`)
   } catch (e) {
     db?.close()
     throw storeError(e, `sqlite store: cannot open ${options.path}`)
   }
 
+  const guard = guarded(db, busyTimeoutMs)
   const S = `"${t.sessions}"`
   const A = `"${t.attributes}"`
   const COLUMNS = 'id, created_at, last_accessed_at, id_issued_at, idle_ms, absolute_ms, expires_at, principal, version, fence'
@@ -140,6 +157,8 @@ export function sqliteStore(options: SqliteStoreOptions) {
     ),
     count: db.prepare<[number], number>(`SELECT count(*) FROM ${S} WHERE expires_at > ?`).pluck(),
     attr: db.prepare<[string, string], string>(`SELECT value FROM ${A} WHERE session_id = ? AND name = ?`).pluck(),
+    // UTF-8 bytes of names and values, as maxSize counts them (length() of TEXT counts characters).
+    bytes: db.prepare<[string], number | null>(`SELECT SUM(length(CAST(name AS BLOB)) + length(CAST(value AS BLOB))) FROM ${A} WHERE session_id = ?`).pluck(),
     lease: db.prepare<[string, number], { owner: string | null; until: number; fence: number }>(
       `SELECT lock_owner AS owner, lock_until AS until, fence FROM ${S} WHERE id = ? AND expires_at > ?`,
     ),
@@ -205,23 +224,18 @@ export function sqliteStore(options: SqliteStoreOptions) {
         throw new VersionConflictError(id, c.expectedVersion, row.version)
       }
       if (c.fence !== undefined && c.fence < row.fence) throw new StaleFenceError(id, c.fence, row.fence)
-      // A refused atomic operation throws before the transaction commits: nothing is applied.
+      // Everything that can refuse (atomic results, the session's size) is computed before
+      // the first write; a refusal throws and the transaction rolls back all the same.
       let values: Map<string, string> | undefined
       for (const [name, change] of delta.attributes) {
-        switch (change.op) {
-          case 'set':
-            q.setAttr.run(id, name, change.value)
-            break
-          case 'delete':
-            q.deleteAttr.run(id, name)
-            break
-          default: {
-            const next = applyAtomic(name, q.attr.get(id, name), change, delta.maxValueBytes)
-            q.setAttr.run(id, name, next)
-            values ??= new Map()
-            values.set(name, next)
-          }
-        }
+        if (change.op === 'set' || change.op === 'delete') continue
+        values ??= new Map()
+        values.set(name, applyAtomic(name, q.attr.get(id, name), change, delta.maxValueBytes))
+      }
+      checkSessionBytes(delta, (name) => q.attr.get(id, name), values, () => q.bytes.get(id) ?? 0)
+      for (const [name, change] of delta.attributes) {
+        if (change.op === 'delete') q.deleteAttr.run(id, name)
+        else q.setAttr.run(id, name, change.op === 'set' ? change.value : (values?.get(name) as string))
       }
       const version = row.version + 1
       const principal = delta.principal !== undefined ? delta.principal : row.principal
@@ -273,6 +287,8 @@ export function sqliteStore(options: SqliteStoreOptions) {
     kind: 'sqlite',
     // apply computes increment, append and merge inside its BEGIN IMMEDIATE transaction.
     atomic: true,
+    // apply refuses a delta that grows the session past maxSessionBytes, in the same transaction.
+    limitsSize: true,
 
     load: (id, now, options?: LoadOptions) => {
       const interval = options?.touchIntervalMs
@@ -283,7 +299,14 @@ export function sqliteStore(options: SqliteStoreOptions) {
         // Rare (once per touchInterval per session): a second, writing statement. The read
         // above stays lock-free for the common case; `touch` re-checks liveness itself.
         const expiresAt = expiryOf({ ...s, lastAccessedAt: now })
-        if (!tx.touch.immediate(id, now, expiresAt)) return null
+        try {
+          if (!tx.touch.immediate(id, now, expiresAt)) return null
+        } catch (e) {
+          // Another process holds the write lock: a read does not wait for it. The session is
+          // served as loaded (untouched); the touch is due again on the next load.
+          if (isSqliteBusy(e)) return s
+          throw e
+        }
         return { ...s, lastAccessedAt: now, expiresAt }
       })
     },

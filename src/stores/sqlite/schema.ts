@@ -27,6 +27,7 @@ export function tableNames(prefix: string): TableNames {
  * lives in a per-prefix meta table (not `user_version`, which is one per file).
  */
 export function migrate(db: Database.Database, t: TableNames): void {
+  if (isCurrent(db, t)) return
   db.transaction(() => {
     db.exec(`CREATE TABLE IF NOT EXISTS "${t.meta}" (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`)
     const row = db.prepare<[], { value: string }>(`SELECT value FROM "${t.meta}" WHERE key = 'schema_version'`).get()
@@ -45,6 +46,19 @@ export function migrate(db: Database.Database, t: TableNames): void {
     }
     db.prepare(`INSERT OR REPLACE INTO "${t.meta}" (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION))
   }).immediate()
+}
+
+/**
+ * Whether the tables are already at this version: a plain read, so opening a store on an
+ * up-to-date file never waits for another process's write lock (WAL readers do not).
+ */
+function isCurrent(db: Database.Database, t: TableNames): boolean {
+  try {
+    const row = db.prepare<[], { value: string }>(`SELECT value FROM "${t.meta}" WHERE key = 'schema_version'`).get()
+    return row !== undefined && Number(row.value) === SCHEMA_VERSION
+  } catch {
+    return false // no meta table yet (a new file): the transaction below creates it
+  }
 }
 
 /** Version 0 -> 1: the initial tables. */
