@@ -78,6 +78,10 @@ export function shopSessions(options: { sweep?: boolean } = {}): ShopSessions {
       ? { bus: { bus: redisStreamBus({ redis: { url: urls[0] }, stream: 'shop:events' }), instanceId: `shop-${process.pid}` }, nearCache: true }
       : {}),
     secret: [process.env.SESSION_SECRET ?? DEMO_SECRET],
+    // The CSRF check is on by default: the pages' same-origin fetches pass (Sec-Fetch-Site:
+    // same-origin), forms posted from other ports or sites get 403. The gateway proxies
+    // without changeOrigin, so the services see the browser's own Host. Over HTTPS the cookie
+    // is `__Host-sid` (see docs/SECURITY.md).
     idleTimeout: '30m',
     absoluteTimeout: '12h',
     // Short, so the dashboard's `expired` events are not only theory in a long demo.

@@ -105,6 +105,21 @@ export class NotReplicatedError extends StoreUnavailableError {
   }
 }
 
+/**
+ * Redis did not answer a command within `commandTimeout` (a paused server, a network black
+ * hole): the command may still run later, so its outcome is unknown; the connection it waits
+ * on is dropped and made again so that later commands do not queue behind it.
+ */
+export class CommandTimeoutError extends StoreUnavailableError {
+  override readonly code = 'COMMAND_TIMEOUT'
+  constructor(
+    readonly command: string,
+    readonly timeoutMs: number,
+  ) {
+    super(`redis: no answer to ${command} within ${timeoutMs} ms`)
+  }
+}
+
 /** A session would give its principal more live sessions than `maxSessionsPerPrincipal` allows (policy `refuse`). */
 export class TooManySessionsError extends SessionMeshError {
   readonly code = 'TOO_MANY_SESSIONS'
@@ -119,6 +134,19 @@ export class ConfigurationError extends SessionMeshError {
   readonly code = 'CONFIGURATION'
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options)
+  }
+}
+
+/**
+ * An unsafe request (POST, PUT, PATCH, DELETE...) on a cookie session came from another
+ * origin (Sec-Fetch-Site, or Origin against Host and `csrf.allowedOrigins`), or carried a
+ * synchronizer token that does not match the session: refused before the handler runs.
+ */
+export class CsrfError extends SessionMeshError {
+  readonly code = 'CSRF'
+  override readonly status = 403
+  constructor(message: string) {
+    super(message)
   }
 }
 

@@ -1,5 +1,6 @@
-import { type AttributeCodec, encryptedCodec, jsonCodec } from './codec.js'
-import { type CookieOptions, SessionCookie } from './cookies.js'
+import { type AttributeCodec, type EncryptionOptions, encryptedCodec, jsonCodec } from './codec.js'
+import { type CsrfGuard, csrfGuard, type CsrfOptions, CsrfTokens } from './csrf.js'
+import { type CookieOptions, type PresentedToken, SessionCookie } from './cookies.js'
 import { type Duration, toMs } from './duration.js'
 import { ConfigurationError, SessionMeshError, SessionNotFoundError, StoreUnavailableError } from './errors.js'
 import { SessionEvents } from './events.js'
@@ -70,10 +71,26 @@ export interface SessionsOptions {
   cookie?: CookieOptions | false
   /** Accept the signed token from a request header too (API clients). Default off. */
   header?: TokenHeaderOptions | boolean
-  /** Believe `X-Forwarded-Proto` for deciding Secure. Only behind a proxy you control. Default false. */
+  /**
+   * Believe `X-Forwarded-Proto` for deciding Secure (and `__Host-`), and `X-Forwarded-Host`
+   * as the request's host for the CSRF check. Only behind a proxy you control. Default false.
+   */
   trustProxy?: boolean
-  /** AES-256-GCM encryption of attribute values at rest; the first key seals, all open. */
-  encryption?: { keys: ReadonlyArray<string | Uint8Array> }
+  /**
+   * AES-256-GCM encryption of attribute values at rest; the first key seals, all open. Each
+   * value is bound to its attribute and its session (a value moved to another session does
+   * not open there); plaintext values are refused unless `acceptPlaintext` (a migration switch).
+   */
+  encryption?: EncryptionOptions
+  /**
+   * Cross-site request forgery defence, on by default: an unsafe request (POST, PUT, PATCH,
+   * DELETE...) that does not carry a header token is refused with CsrfError (403) when the
+   * browser says it comes from another origin: `Sec-Fetch-Site` same-site or cross-site, or,
+   * without it, an `Origin` whose host is not the request's Host (X-Forwarded-Host with
+   * `trustProxy`) and not in `allowedOrigins`. Requests without either header (curl, server
+   * to server) pass. `false` turns it off. Synchronizer tokens: `session.csrfToken()`.
+   */
+  csrf?: CsrfOptions | boolean
   /**
    * When the store cannot be reached: `fail` (default) answers 503 with a clear message;
    * `continue` runs the handler with an empty session that is not saved; a function decides per error.
@@ -155,12 +172,13 @@ export class Sessions {
   /** The sweep under way, which `close()` lets finish: its sessions are already gone from the store. */
   #sweeping: Promise<number> | null = null
   #closing = false
+  readonly #csrf: CsrfGuard | null
 
   constructor(options: SessionsOptions) {
     if (options.tokens) {
       this.tokens = options.tokens
     } else {
-      const secrets = (Array.isArray(options.secret) ? options.secret : [options.secret]) as Array<string | Uint8Array>
+      const secrets = secretsOf(options.secret)
       if (secrets.length === 0 || secrets.some((s) => !s || Buffer.byteLength(s) < 32)) {
         throw new ConfigurationError('secret: give one or more keys of at least 32 bytes (e.g. 32 random bytes, base64)')
       }
@@ -173,7 +191,9 @@ export class Sessions {
     const absoluteTimeoutMs = toMs(options.absoluteTimeout ?? '12h', 'absoluteTimeout')
     const touchIntervalMs =
       options.touchInterval === undefined ? Math.min(60_000, idleTimeoutMs / 4) : toMs(options.touchInterval, 'touchInterval')
-    const codec: AttributeCodec = options.encryption ? encryptedCodec(options.encryption.keys) : jsonCodec()
+    const codec: AttributeCodec = options.encryption
+      ? encryptedCodec(options.encryption.keys, { acceptPlaintext: options.encryption.acceptPlaintext ?? false })
+      : jsonCodec()
     this.#rt = {
       store: this.store,
       codec,
@@ -184,11 +204,16 @@ export class Sessions {
       maxSize: options.maxSize ?? 64 * 1024,
       principalSave: null,
       locks: (options.locks ?? storeLocks)(this.store, options.now ?? Date.now),
+      csrfTokens: options.tokens && !options.secret ? null : new CsrfTokens(secretsOf(options.secret)),
       newId: () => this.tokens.newId(),
       now: options.now ?? Date.now,
     }
     this.#loadOptions = { touchIntervalMs }
-    this.cookie = options.cookie === false ? null : new SessionCookie(options.cookie)
+    // An interop token format shares its cookie with another framework, which reads the plain name.
+    this.cookie =
+      options.cookie === false
+        ? null
+        : new SessionCookie({ ...options.cookie, hostPrefix: options.cookie?.hostPrefix ?? (options.tokens ? false : 'auto') })
     const header = options.header === true ? {} : options.header || null
     if (header) {
       const name = (header.name ?? 'authorization').toLowerCase()
@@ -201,6 +226,7 @@ export class Sessions {
     this.trustProxy = options.trustProxy ?? false
     this.renewAfterMs = options.renewAfter ? toMs(options.renewAfter, 'renewAfter') : null
     this.#onStoreError = options.onStoreError ?? 'fail'
+    this.#csrf = csrfGuard(options.csrf)
     ;[this.#cache, this.#link, this.#watch] = this.#connect(options)
     const limit = principalLimit(options.maxSessionsPerPrincipal)
     this.#rt.principalSave = limit ? limitedPrincipalSave(limit, this.store, this.events) : null
@@ -278,6 +304,8 @@ export class Sessions {
   begin(info: RequestInfo): RequestSession | Promise<RequestSession> {
     const credentials = this.#credentials(info)
     const { from, verified } = credentials
+    // Header tokens are sent by code, never by a browser on its own: only the rest is checked.
+    if (this.#csrf && from !== 'header') this.#csrf.check(info, this.trustProxy)
     const cache = this.#cache
     const now = this.#rt.now()
     if (!verified || !cache?.enabled) return this.#open(info, credentials, now, null)
@@ -286,13 +314,13 @@ export class Sessions {
     if (cached && expiryOf(cached) > now) {
       const copy = { ...cached, attributes: new Map(cached.attributes) }
       const session = new Session(this.#rt, copy, true, new CachedSave(cache, mark, { attributes: cached.attributes, principal: cached.principal }))
-      return new RequestSession(this, session, info, from, verified.id, verified.rotated, false)
+      return new RequestSession(this, session, info, from, verified.id, verified.rotated, false, null, credentials.cookieName)
     }
     return this.#open(info, credentials, now, mark)
   }
 
   /** `open` from the store; `mark` is the near cache's position before it missed (null: no cache). */
-  async #open(info: RequestInfo, { from, verified }: Credentials, now: number, mark: number | null): Promise<RequestSession> {
+  async #open(info: RequestInfo, { from, verified, cookieName }: Credentials, now: number, mark: number | null): Promise<RequestSession> {
     let session: Session | null = null
     if (verified) {
       try {
@@ -315,6 +343,8 @@ export class Sessions {
       session ? verified!.id : null,
       Boolean(session && verified!.rotated),
       false,
+      null,
+      session ? cookieName : undefined,
     )
   }
 
@@ -358,6 +388,19 @@ export class Sessions {
       return new RequestSession(this, adopted.session, info, 'cookie', null, false, false, { source, legacyId: old.id })
     }
     return null
+  }
+
+  /**
+   * Whether `token` (from a form field or a header) is `session`'s synchronizer token, made
+   * by `session.csrfToken()`; timing-safe, never throws for any input.
+   *
+   * @example
+   * app.post('/transfer', (req, res) => {
+   *   if (!sessions.verifyCsrfToken(req.session, req.body._csrf)) return res.status(403).end()
+   * })
+   */
+  verifyCsrfToken(session: Session, token: unknown): boolean {
+    return session.verifyCsrfToken(token)
   }
 
   /** A session by id outside a request (null if absent or expired). Save changes with `save()`. */
@@ -489,21 +532,30 @@ export class Sessions {
       }
     }
     if (this.cookie) {
-      const token = this.cookie.read(info.header('cookie'))
-      if (token) {
+      // The first cookie of our names that verifies: a garbage or forged one never hides a good one.
+      const presented = this.cookie.candidates(info.header('cookie'))
+      for (let i = 0; i < presented.length; i++) {
         from ??= 'cookie'
+        const { token, name } = presented[i] as PresentedToken
         const verified = this.tokens.read(token)
-        if (verified) return { from: 'cookie', verified }
+        if (verified) return { from: 'cookie', verified, cookieName: name }
       }
     }
     return { from, verified: null }
   }
 }
 
+/** `secret` as a list (validated by the caller). */
+function secretsOf(secret: SessionsOptions['secret']): Array<string | Uint8Array> {
+  return (Array.isArray(secret) ? secret : [secret]) as Array<string | Uint8Array>
+}
+
 /** Where a request presented a token (null: nowhere), and the id it verified to. */
 interface Credentials {
   from: 'cookie' | 'header' | null
   verified: { id: string; rotated: boolean } | null
+  /** The cookie name the verified token came under (the plain one or `__Host-`). */
+  cookieName?: string
 }
 
 /**

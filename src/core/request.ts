@@ -11,6 +11,13 @@ export interface RequestInfo {
   header(name: string): string | undefined
   /** The connection itself is TLS. */
   encrypted: boolean
+  /**
+   * The request method (`POST`...), for the CSRF check (`csrf`), which also reads the
+   * `host`, `origin`, `sec-fetch-site` and (with `trustProxy`) `x-forwarded-host` headers.
+   * Every adapter fills it; a RequestInfo without it (a program opening a session itself)
+   * is not checked.
+   */
+  method?: string
 }
 
 /**
@@ -37,6 +44,8 @@ export class RequestSession {
     detached: boolean,
     /** Set when this new session adopts an old framework's session (see `migrateFrom`). */
     private readonly migration: { source: LegacySessionSource; legacyId: string } | null = null,
+    /** The cookie name the session's token came under, when it came from a cookie. */
+    private readonly presentedCookie: string | undefined = undefined,
   ) {
     this.session = session
     this.#detached = detached
@@ -106,6 +115,13 @@ export class RequestSession {
     }
   }
 
+  /** The session's token came under the plain name on a request that writes `__Host-` (plain `sid` over HTTPS). */
+  #movingToHostPrefix(): boolean {
+    const presented = this.presentedCookie
+    const cookie = this.sessions.cookie
+    return this.from === 'cookie' && cookie?.hostName != null && presented === cookie.name && cookie.nameFor(this.secure) === cookie.hostName
+  }
+
   /** Headers the response must carry, as [name, value] pairs. */
   responseHeaders(): Array<[string, string]> {
     this.#headersOut = true
@@ -113,7 +129,7 @@ export class RequestSession {
     const set = this.#tokenHeaders()
     const legacy = this.migration?.source
     // Not when our own cookie has the old one's name: the new value already replaces it.
-    if (legacy && this.#legacySettled && !(set.length > 0 && this.sessions.cookie?.name === legacy.cookieName)) {
+    if (legacy && this.#legacySettled && !(set.length > 0 && this.sessions.cookie?.nameFor(this.secure) === legacy.cookieName)) {
       set.push(['set-cookie', clearLegacyCookie(legacy, this.secure)])
     }
     return set
@@ -123,13 +139,25 @@ export class RequestSession {
     const s = this.session
     const cookie = this.sessions.cookie
     if (s.destroyed) {
-      return this.from === 'cookie' && cookie ? [['set-cookie', cookie.clear(this.secure)]] : []
+      if (this.from !== 'cookie' || !cookie) return []
+      const clear: Array<[string, string]> = [['set-cookie', cookie.clear(this.secure)]]
+      const presented = this.presentedCookie
+      if (presented && presented !== cookie.nameFor(this.secure)) clear.push(['set-cookie', cookie.clear(this.secure, presented)])
+      return clear
     }
-    if (s.isNew || (s.id === this.presentedId && !this.rotated)) return []
+    // A token that verified under the plain name over HTTPS moves to `__Host-` now, not at the next id change.
+    const moving = this.#movingToHostPrefix()
+    if (s.isNew || (s.id === this.presentedId && !this.rotated && !moving)) return []
     const token = this.sessions.tokens.issue(s.id)
     const header = this.sessions.header
     if (header && (this.from === 'header' || !cookie)) return [[header.responseName, token]]
     if (!cookie) return []
+    if (moving) {
+      return [
+        ['set-cookie', cookie.write(token, this.secure, s.absoluteExpiresAt, this.sessions.now())],
+        ['set-cookie', cookie.clear(this.secure, this.presentedCookie)],
+      ]
+    }
     return [['set-cookie', cookie.write(token, this.secure, s.absoluteExpiresAt, this.sessions.now())]]
   }
 }

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto'
 import type { AttributeCodec } from './codec.js'
+import type { CsrfTokens } from './csrf.js'
 import { toMs, type Duration } from './duration.js'
 import type { CachedSave } from './cached-save.js'
-import { InvalidAttributeError, SessionDestroyedError, SessionNotFoundError, SessionTooLargeError, VersionConflictError } from './errors.js'
+import { ConfigurationError, InvalidAttributeError, SessionDestroyedError, SessionNotFoundError, SessionTooLargeError, VersionConflictError } from './errors.js'
 import type { SessionEvents } from './events.js'
 import { applyByCompareAndSet, type CompleteStore, type ValueTranslation } from './fallbacks.js'
 import { commitSession, holdsAttribute, needsCommit, renewSession } from './internal.js'
@@ -23,6 +25,8 @@ export interface SessionRuntime {
   /** Wraps a save that gives the session a principal (`maxSessionsPerPrincipal`); null: saved as it is. */
   principalSave: PrincipalSave | null
   locks: SessionLockProvider
+  /** Synchronizer tokens (`csrfToken()`); null without signing secrets (interop token formats). */
+  csrfTokens: CsrfTokens | null
   newId(): string
   now(): number
 }
@@ -45,6 +49,22 @@ export interface RegenerateOptions {
 
 type Callback = (err?: unknown) => void
 const MAX_NAME_LENGTH = 256
+
+/**
+ * The reserved attribute holding the session's binding: 128 random bits made the first time
+ * something needs the session's identity (a value sealed at rest, a CSRF token) and kept
+ * with the session's data, so it follows every id change (regenerate, renewal, changeId)
+ * without a field in the store contract. The NUL makes it unreachable by accident; `get`,
+ * `has`, `keys`, `toJSON` and the view never show it, and `set`/`delete` refuse it.
+ */
+export const BINDING_ATTRIBUTE = '\u0000sessionmesh.binding'
+const BINDING = /^"([A-Za-z0-9_-]{22})"$/
+
+/** A stored session's binding (undefined: none, or malformed), for tools that read records (`sessionmesh show`). */
+export function bindingOf(attributes: ReadonlyMap<string, string>): string | undefined {
+  const stored = attributes.get(BINDING_ATTRIBUTE)
+  return stored === undefined ? undefined : BINDING.exec(stored)?.[1]
+}
 
 /**
  * One request's view of a session. Reads come from what was loaded; writes are recorded per
@@ -136,29 +156,86 @@ export class Session {
 
   get<T = unknown>(name: string): T | undefined {
     if (this.#values.has(name)) return this.#values.get(name) as T
+    if (name === BINDING_ATTRIBUTE) return undefined
     this.#cached?.noteRead(name)
     const stored = this.#record.attributes.get(name)
     if (stored === undefined) return undefined
-    const { value, json, stale } = this.#rt.codec.decode(name, stored)
+    const { value, json, stale } = this.#rt.codec.decode(name, stored, this.#binding(false))
     this.#values.set(name, value)
     if (typeof value === 'object' && value !== null) this.#watched.set(name, json)
     // Sealed with an older key (or before encryption was on): reseal on the next save.
-    if (stale) this.#changes.set(name, { op: 'set', value: this.#rt.codec.encode(name, value).stored })
+    if (stale) this.#changes.set(name, { op: 'set', value: this.#rt.codec.encode(name, value, this.#binding(true)).stored })
     return value as T
   }
 
   has(name: string): boolean {
+    if (name === BINDING_ATTRIBUTE) return false
     if (!this.#values.has(name)) this.#cached?.noteRead(name)
     return this.#record.attributes.has(name)
   }
 
   keys(): string[] {
-    return [...this.#record.attributes.keys()]
+    const names = [...this.#record.attributes.keys()]
+    return this.#record.attributes.has(BINDING_ATTRIBUTE) ? names.filter((n) => n !== BINDING_ATTRIBUTE) : names
   }
 
   /** @internal */
   [holdsAttribute](name: string): boolean {
-    return this.#record.attributes.has(name)
+    return name !== BINDING_ATTRIBUTE && this.#record.attributes.has(name)
+  }
+
+  /**
+   * A synchronizer token for this session, for forms and the apps that want one on top of
+   * the built-in origin check: put it in a hidden field or a header, and check what comes
+   * back with `verifyCsrfToken` (or `sessions.verifyCsrfToken`). Bound to the session, not
+   * its id, so it survives `regenerate()` and renewal; it changes with `regenerate({ keep:
+   * false })` and dies with the session. The first call gives the session something to save.
+   */
+  csrfToken(): string {
+    this.#assertUsable()
+    return this.#csrfTokens().issue(this.#binding(true))
+  }
+
+  /** Whether `token` (anything a client sent) is this session's CSRF token; timing-safe. */
+  verifyCsrfToken(token: unknown): boolean {
+    const binding = this.#binding(false)
+    return binding !== undefined && !this.#destroyed && this.#csrfTokens().verify(binding, token)
+  }
+
+  /** The binding a value is sealed with: made when first needed, and only when values are sealed. */
+  #sealBinding(): string | undefined {
+    return this.#rt.codec.plain ? undefined : this.#binding(true)
+  }
+
+  /** A delta's attributes with the binding added when it was just made: a value sealed under it must not be stored without it. */
+  #withPendingBinding(attributes: Map<string, AttributeChange>): Map<string, AttributeChange> {
+    const pending = this.#changes.get(BINDING_ATTRIBUTE)
+    if (pending) attributes.set(BINDING_ATTRIBUTE, pending)
+    return attributes
+  }
+
+  #csrfTokens(): CsrfTokens {
+    const tokens = this.#rt.csrfTokens
+    if (!tokens) throw new ConfigurationError('csrfToken() needs signing secrets (`secret`); an interop token format has none')
+    return tokens
+  }
+
+  /**
+   * The session's binding (see BINDING_ATTRIBUTE); with `create`, made now if it has none
+   * (recorded as a change, so the session is saved with it). A malformed stored binding is
+   * replaced only by `create`: values sealed under it then no longer open (SessionDataError).
+   */
+  #binding(create: true): string
+  #binding(create: boolean): string | undefined
+  #binding(create: boolean): string | undefined {
+    const found = bindingOf(this.#record.attributes)
+    if (found !== undefined || !create) return found
+    const binding = randomBytes(16).toString('base64url')
+    const json = JSON.stringify(binding)
+    this.#resize(BINDING_ATTRIBUTE, json)
+    this.#record.attributes.set(BINDING_ATTRIBUTE, json)
+    this.#changes.set(BINDING_ATTRIBUTE, { op: 'set', value: json })
+    return binding
   }
 
   /**
@@ -169,7 +246,7 @@ export class Session {
     checkName(name)
     this.#assertUsable()
     if (value === undefined) return this.delete(name)
-    const { stored, json } = this.#rt.codec.encode(name, value)
+    const { stored, json } = this.#rt.codec.encode(name, value, this.#sealBinding())
     this.#resize(name, stored)
     this.#record.attributes.set(name, stored)
     this.#changes.set(name, { op: 'set', value: stored })
@@ -193,7 +270,7 @@ export class Session {
   /** Every attribute as a plain (null-prototype) object. */
   toJSON(): Record<string, unknown> {
     const out = Object.create(null) as Record<string, unknown>
-    for (const name of this.#record.attributes.keys()) out[name] = this.get(name)
+    for (const name of this.keys()) out[name] = this.get(name)
     return out
   }
 
@@ -212,7 +289,7 @@ export class Session {
 
   /** Appends one element to an array attribute (absent counts as []) atomically, now; returns the new array. */
   async append<T = unknown>(name: string, value: T): Promise<T[]> {
-    const { json } = this.#rt.codec.encode(name, value)
+    const json = this.#rt.codec.json(name, value)
     return (await this.#atomic(name, { op: 'append', value: json })) as T[]
   }
 
@@ -224,7 +301,7 @@ export class Session {
     if (typeof fields !== 'object' || fields === null || Array.isArray(fields)) throw new InvalidAttributeError('merge: fields must be an object')
     const pairs: Array<[string, string]> = []
     for (const [field, value] of Object.entries(fields)) {
-      if (value !== undefined) pairs.push([field, this.#rt.codec.encode(name, value).json])
+      if (value !== undefined) pairs.push([field, this.#rt.codec.json(name, value)])
     }
     return (await this.#atomic(name, { op: 'merge', fields: pairs })) as T
   }
@@ -242,8 +319,8 @@ export class Session {
       await this.#write(this.#rt.now(), true)
       return true
     }
-    const { stored } = this.#rt.codec.encode(name, value)
-    const delta = this.#deltaOf(new Map([[name, { op: 'set', value: stored }]]))
+    const { stored } = this.#rt.codec.encode(name, value, this.#sealBinding())
+    const delta = this.#deltaOf(this.#withPendingBinding(new Map([[name, { op: 'set', value: stored }]])))
     try {
       this.#adoptVersion(await this.#rt.store.apply(this.#record.id, delta, { ...this.#conditions(), expectedVersion: version }))
     } catch (e) {
@@ -361,12 +438,14 @@ export class Session {
     const rt = this.#rt
     if (!this.#persisted) {
       // Nobody else can see a session before it is stored: compute here and create it.
-      const { value } = rt.codec.decode(name, applyAtomic(name, this.#currentJson(name), change, rt.maxSize))
+      const value: unknown = JSON.parse(applyAtomic(name, this.#currentJson(name), change, rt.maxSize))
       this.set(name, value)
       await this.#write(rt.now(), true)
       return value
     }
-    const delta = this.#deltaOf(new Map([[name, change]]))
+    // Sealed results are sealed under the binding: it must exist, and be stored with them.
+    this.#sealBinding()
+    const delta = this.#deltaOf(this.#withPendingBinding(new Map<string, AttributeChange>([[name, change]])))
     delta.maxValueBytes = rt.maxSize
     let stored: string
     try {
@@ -381,25 +460,28 @@ export class Session {
       throw e
     }
     this.#stored(name, stored, delta)
-    return rt.codec.decode(name, stored).value
+    return rt.codec.decode(name, stored, this.#binding(false)).value
   }
 
   /** Stored values to JSON text and back, through the codec (encryption at rest). */
   #sealing(): ValueTranslation {
     const codec = this.#rt.codec
-    return { open: (name, stored) => codec.decode(name, stored).json, seal: (name, json) => codec.encode(name, JSON.parse(json)).stored }
+    return {
+      open: (name, stored) => codec.decode(name, stored, this.#binding(false)).json,
+      seal: (name, json) => codec.encode(name, JSON.parse(json), this.#sealBinding()).stored,
+    }
   }
 
   /** The attribute's JSON as this request sees it (undefined: absent). */
   #currentJson(name: string): string | undefined {
-    if (this.#values.has(name)) return this.#rt.codec.encode(name, this.#values.get(name)).json
+    if (this.#values.has(name)) return this.#rt.codec.json(name, this.#values.get(name))
     const stored = this.#record.attributes.get(name)
-    return stored === undefined ? undefined : this.#rt.codec.decode(name, stored).json
+    return stored === undefined ? undefined : this.#rt.codec.decode(name, stored, this.#binding(false)).json
   }
 
   #deltaOf(attributes: Map<string, AttributeChange>): SessionDelta {
     const now = this.#rt.now()
-    return { attributes, lastAccessedAt: now, expiresAt: expiryOf({ ...this.#record, lastAccessedAt: now }) }
+    return { attributes, lastAccessedAt: now, expiresAt: expiryOf({ ...this.#record, lastAccessedAt: now }), maxSessionBytes: this.#rt.maxSize }
   }
 
   #conditions(): ApplyConditions | undefined {
@@ -457,6 +539,9 @@ export class Session {
         attributes: this.#changes,
         lastAccessedAt: now,
         expiresAt: expiryOf({ ...r, lastAccessedAt: now }),
+        // Re-checked by the store against what it holds (stores with `limitsSize`): concurrent
+        // requests each under maxSize on their own view cannot together pass it.
+        maxSessionBytes: rt.maxSize,
       }
       if (this.#principalChanged) delta.principal = r.principal
       const based = r.version
@@ -515,7 +600,7 @@ export class Session {
       this.#values.clear()
       this.#watched.clear()
       this.#clearPending()
-      this.#knownSize = 0
+      this.#knownSize = null
       if (wasPersisted) rt.events.emit('destroyed', { id: oldId, principal, at: now, reason: 'regenerate' })
     }
     this.#idChangedFrom ??= oldId
@@ -559,7 +644,7 @@ export class Session {
   #collectMutations(): void {
     for (const [name, json] of this.#watched) {
       const value = this.#values.get(name)
-      const { stored, json: now } = this.#rt.codec.encode(name, value)
+      const { stored, json: now } = this.#rt.codec.encode(name, value, this.#sealBinding())
       if (now === json) continue
       this.#resize(name, stored)
       this.#record.attributes.set(name, stored)
@@ -593,6 +678,8 @@ export function blankRecord(rt: SessionRuntime, id: string, now: number): Stored
     fence: 0,
   }
   record.expiresAt = expiryOf(record)
+  // With encryption on, from creation: made later, two concurrent requests could each make one.
+  if (!rt.codec.plain) record.attributes.set(BINDING_ATTRIBUTE, JSON.stringify(randomBytes(16).toString('base64url')))
   return record
 }
 
@@ -607,6 +694,7 @@ function checkName(name: string): void {
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) {
     throw new InvalidAttributeError('attribute names must be non-empty strings of at most 256 characters')
   }
+  if (name === BINDING_ATTRIBUTE) throw new InvalidAttributeError('this attribute name is reserved by sessionmesh')
 }
 
 function entrySize(name: string, stored: string): number {

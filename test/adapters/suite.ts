@@ -23,6 +23,7 @@ export type StartApp = (sessions: Sessions) => Promise<AppHandle>
 export const SECRET = randomBytes(32).toString('base64')
 const TOKEN = /^[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{43}$/
 const SESSION_COOKIE = /^sid=[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Lax$/
+const HOST_COOKIE = /^__Host-sid=[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/
 const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 10_000)
 
 export interface AppContext {
@@ -72,9 +73,11 @@ export function describeAdapter(name: string, startApp: StartApp): void {
         assert.match(client.token ?? '', TOKEN)
       }))
 
-    it('marks the cookie Secure only for https behind a trusted proxy', async () => {
-      await run({ trustProxy: true }, async ({ client, url }) => {
+    it('marks the cookie Secure (as __Host-sid) only for https behind a trusted proxy', async () => {
+      await run({ trustProxy: true }, async ({ url }) => {
+        const client = new Client(url, '__Host-sid')
         const https = await client.post('/set?k=a&v=1', { headers: { 'x-forwarded-proto': 'https' } })
+        assert.match(https.sessionCookie ?? '', HOST_COOKIE)
         assert.ok('secure' in cookieAttributes(https.sessionCookie ?? ''), https.sessionCookie)
         const http = await new Client(url).post('/set?k=a&v=1', { headers: { 'x-forwarded-proto': 'http' } })
         assert.match(http.sessionCookie ?? '', SESSION_COOKIE)
@@ -82,6 +85,94 @@ export function describeAdapter(name: string, startApp: StartApp): void {
       await run({}, async ({ client }) => {
         const spoofed = await client.post('/set?k=a&v=1', { headers: { 'x-forwarded-proto': 'https' } })
         assert.match(spoofed.sessionCookie ?? '', SESSION_COOKIE)
+      })
+    })
+
+    it('duplicate cookies: a garbage sid before the real one never logs the user out', () =>
+      run({}, async ({ client }) => {
+        await client.post('/set?k=user&v=%22alice%22')
+        const real = client.cookie as string
+        for (const garbage of ['sid=x', `sid=${(client.token as string).slice(0, -2)}AA`, 'sid=%E0%A4%A']) {
+          const read = await client.get('/get?k=user', { cookie: `${garbage}; ${real}` })
+          assert.deepEqual([read.status, read.body.value], [200, 'alice'], garbage)
+          assert.deepEqual(read.setCookies, [])
+        }
+      }))
+
+    it('duplicate cookies behind TLS: a planted plain sid cannot shadow __Host-sid; a plain sid moves to __Host-sid', () =>
+      run({ trustProxy: true }, async ({ url }) => {
+        const https = { 'x-forwarded-proto': 'https' }
+        const attacker = new Client(url)
+        await attacker.post('/set?k=user&v=%22mallory%22')
+        const victim = new Client(url, '__Host-sid')
+        await victim.post('/set?k=user&v=%22alice%22', { headers: https })
+        assert.match(victim.cookie ?? '', /^__Host-sid=/)
+        for (const cookie of [`${attacker.cookie}; ${victim.cookie}`, `${victim.cookie}; ${attacker.cookie}`]) {
+          assert.equal((await victim.get('/get?k=user', { cookie, headers: https })).body.value, 'alice')
+        }
+        const moved = await attacker.get('/get?k=user', { headers: https })
+        assert.equal(moved.body.value, 'mallory')
+        assert.deepEqual(
+          moved.setCookies.map((c) => [c.split('=')[0], isClearing(c)]),
+          [['__Host-sid', false], ['sid', true]],
+        )
+      }))
+
+    it('CSRF: unsafe requests the browser marks same-site or cross-site are refused (403 CSRF) and change nothing', () =>
+      run({}, async ({ client }) => {
+        await client.post('/set?k=a&v=1')
+        for (const site of ['cross-site', 'same-site', 'SAME-SITE', 'bogus']) {
+          const refused = await client.post('/set?k=a&v=2', { headers: { 'sec-fetch-site': site } })
+          assert.deepEqual([refused.status, refused.body.code, refused.setCookies], [403, 'CSRF', []], site)
+          assert.equal(refused.headers.get('content-type'), 'application/json; charset=utf-8')
+        }
+        assert.equal((await client.get('/get?k=a')).body.value, 1, 'nothing was written')
+        // A refused logout leaves the session alive.
+        assert.equal((await client.post('/logout', { headers: { 'sec-fetch-site': 'cross-site' } })).status, 403)
+        assert.equal((await client.get('/get?k=a', { headers: { 'sec-fetch-site': 'cross-site' } })).body.value, 1, 'safe methods pass')
+        for (const site of ['same-origin', 'none']) {
+          assert.equal((await client.post('/incr', { headers: { 'sec-fetch-site': site } })).status, 200, site)
+        }
+        assert.equal((await client.get('/get?k=n')).body.value, 2)
+      }))
+
+    it('CSRF without Sec-Fetch-Site: Origin must be the request\'s own host or an allowed origin; no Origin passes', () =>
+      run({ csrf: { allowedOrigins: ['https://front.example'] } }, async ({ client, url }) => {
+        const own = new URL(url).origin
+        assert.equal((await client.post('/set?k=a&v=1', { headers: { origin: own } })).status, 200)
+        assert.equal((await client.post('/set?k=a&v=2', { headers: { origin: 'https://front.example' } })).status, 200)
+        assert.equal((await client.post('/set?k=a&v=3')).status, 200, 'no Origin, no Sec-Fetch-Site: not a browser')
+        const otherPort = `http://127.0.0.1:${Number(new URL(url).port) + 1}`
+        for (const origin of ['http://evil.example', otherPort, 'null', 'not a url']) {
+          const refused = await client.post('/set?k=a&v=4', { headers: { origin } })
+          assert.deepEqual([refused.status, refused.body.code], [403, 'CSRF'], origin)
+        }
+        // An allowed origin passes even where the browser says cross-site.
+        const front = await client.post('/set?k=b&v=1', { headers: { origin: 'https://front.example', 'sec-fetch-site': 'cross-site' } })
+        assert.equal(front.status, 200)
+        assert.equal((await client.get('/get?k=a')).body.value, 3)
+      }))
+
+    it('CSRF behind a trusted proxy: Origin is compared with X-Forwarded-Host', async () => {
+      const headers = { origin: 'https://shop.example', 'x-forwarded-host': 'shop.example', 'x-forwarded-proto': 'https' }
+      await run({ trustProxy: true }, async ({ url }) => {
+        assert.equal((await new Client(url, '__Host-sid').post('/set?k=a&v=1', { headers })).status, 200)
+      })
+      await run({}, async ({ client }) => {
+        assert.equal((await client.post('/set?k=a&v=1', { headers })).status, 403, 'X-Forwarded-Host is not believed without trustProxy')
+      })
+    })
+
+    it('CSRF: header-token requests are not checked; csrf: false turns the check off', async () => {
+      await run({ header: true, cookie: false }, async ({ client }) => {
+        const first = await client.post('/set?k=a&v=1')
+        const token = first.headers.get('x-session-token') as string
+        const cross = await client.post('/set?k=a&v=2', { headers: { authorization: `Bearer ${token}`, 'sec-fetch-site': 'cross-site' } })
+        assert.equal(cross.status, 200)
+        assert.equal((await client.get('/get?k=a', { headers: { authorization: `Bearer ${token}` } })).body.value, 2)
+      })
+      await run({ csrf: false }, async ({ client }) => {
+        assert.equal((await client.post('/set?k=a&v=1', { headers: { 'sec-fetch-site': 'cross-site', origin: 'http://evil.example' } })).status, 200)
       })
     })
 

@@ -1,10 +1,13 @@
 /**
  * The demo shop in a real browser (system Chromium through playwright-core): log in, add to
  * the cart, check out, see two devices, watch the dashboard's chart and event feed, and log
- * out everywhere, which logs out the other device too.
+ * out everywhere, which logs out the other device too. Then cross-site request forgery:
+ * pages on another port (same-site) and another site post forms to the shop and are refused.
  */
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { type Shop, startShop } from './harness.js'
@@ -88,5 +91,55 @@ describe('the demo shop in Chromium', { skip: !existsSync(CHROMIUM) && `no Chrom
     await text(phone, '#whoami', 'not logged in')
     await feedHas(dashboard, 'destroyed', 'revoked')
     assert.deepEqual(pageErrors, [])
+  })
+
+  it('forms posted from another port (same-site) or another site are refused with 403 and change nothing; the shop\'s own fetch works', async () => {
+    // The attacker's page auto-submits a form to the shop route named in its query string.
+    const attacker: Server = createServer((req, res) => {
+      const route = new URL(req.url ?? '/', 'http://attacker').searchParams.get('to') ?? ''
+      const action = new URL(route, shop.url).href
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+      res.end(`<!doctype html><form method="POST" action="${action}"><input name="x" value="1"></form><script>document.forms[0].submit()</script>`)
+    })
+    await new Promise<void>((resolve) => attacker.listen(0, resolve))
+    try {
+      const port = (attacker.address() as AddressInfo).port
+      const victim = await open('/', 'Victim browser')
+      await victim.fill('input[name=username]', 'alice')
+      await victim.fill('input[name=password]', 'alice-pass')
+      await victim.click('#login button')
+      await text(victim, '#whoami', 'logged in as alice')
+      await victim.click('button[data-sku=mug]')
+      await text(victim, '#cart-count', '1')
+
+      // The shop runs on localhost: localhost on another port is the same site (its cookies,
+      // SameSite=Lax, go along), 127.0.0.1 is another site.
+      for (const origin of [`http://localhost:${port}`, `http://127.0.0.1:${port}`]) {
+        for (const route of ['/api/orders', '/api/auth/logout-all']) {
+          const page = await victim.context().newPage()
+          const target = new URL(route, shop.url).href
+          const answered = page.waitForResponse((r) => r.url() === target)
+          await page.goto(`${origin}/?to=${encodeURIComponent(route)}`)
+          const response = await answered
+          assert.equal(response.status(), 403, `${origin} -> ${route}`)
+          assert.equal(((await response.json()) as { code?: string }).code, 'CSRF')
+          await page.close()
+        }
+      }
+
+      await victim.reload()
+      await text(victim, '#whoami', 'logged in as alice')
+      await text(victim, '#cart-count', '1')
+      assert.equal(await victim.locator('#orders li.order').count(), 0, 'no order was placed')
+      // The shop's own pages (same-origin fetch) still do all of it.
+      await victim.click('#checkout')
+      await victim.locator('#orders li.order').first().waitFor()
+      await text(victim, '#cart-count', '0')
+      await victim.click('#logout-all')
+      await text(victim, '#whoami', 'not logged in')
+      assert.deepEqual(pageErrors, [])
+    } finally {
+      await new Promise<void>((resolve) => attacker.close(() => resolve()))
+    }
   })
 })

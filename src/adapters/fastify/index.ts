@@ -67,6 +67,12 @@ export function session(sessions: Sessions): FastifyPluginAsync {
         return f.body
       }
       for (const [name, value] of rs.responseHeaders()) {
+        // Fastify appends Set-Cookie values itself (a response may carry two: __Host-sid and
+        // the clearing of sid); any other header it replaces, so those are merged here.
+        if (name === 'set-cookie') {
+          reply.header(name, value)
+          continue
+        }
         const prev = reply.getHeader(name)
         reply.header(name, prev === undefined ? value : ([] as unknown[]).concat(prev, value))
       }

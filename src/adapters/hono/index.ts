@@ -27,8 +27,10 @@ function respondFailure(error: unknown): Response {
 export function session(sessions: Sessions): MiddlewareHandler<{ Variables: SessionVariables }> {
   return async function sessionMiddleware(c, next) {
     const info: RequestInfo = {
-      header: (name) => c.req.header(name),
+      // A Fetch API Request may not list Host among its headers: its URL carries it.
+      header: (name) => c.req.header(name) ?? (name === 'host' ? new URL(c.req.url).host : undefined),
       encrypted: c.req.url.startsWith('https:'),
+      method: c.req.method,
     }
     let rs
     try {

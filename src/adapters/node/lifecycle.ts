@@ -21,6 +21,10 @@ class NodeRequestInfo implements RequestInfo {
     return rawHeader(this.req.rawHeaders, name)
   }
 
+  get method(): string | undefined {
+    return this.req.method
+  }
+
   get encrypted(): boolean {
     this.#encrypted ??=
       Boolean((this.req.socket as { encrypted?: boolean }).encrypted) || (this.frameworkSecure && Boolean((this.req as { secure?: boolean }).secure))
