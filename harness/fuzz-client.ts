@@ -15,9 +15,11 @@ await pool(cases.length, limit, async (i) => {
   const what = () => JSON.stringify(c.headers).slice(0, 300)
   try {
     const res = await fetch(url + c.path, { method: c.method, headers: c.headers })
-    await res.arrayBuffer()
+    const body = await res.text()
     const cookies = res.headers.getSetCookie()
-    if (res.status !== 200 || cookies.some((s) => !shape.test(s))) failures.push(`#${i} ${res.status} ${what()} -> ${cookies.join(' | ')}`)
+    const refused = c.csrfRefusalAllowed === true && res.status === 403 && (JSON.parse(body) as { code?: string }).code === 'CSRF'
+    const answered = refused || (res.status === 200 && (c.bodyIncludes === undefined || body.includes(c.bodyIncludes)))
+    if (!answered || cookies.some((s) => !shape.test(s))) failures.push(`#${i} ${res.status} ${what()} -> ${cookies.join(' | ')} ${body.slice(0, 200)}`)
   } catch (e) {
     failures.push(`#${i} ${String(e)} ${what()}`)
   }

@@ -139,11 +139,44 @@ export function hostileCookie(rng: Rng, cookie: string): string {
   return out.length > 8192 ? out.slice(0, 8192) : out
 }
 
+/**
+ * Several cookies of the session's name in one header, the valid one among garbage: the
+ * first that verifies must win, so the answer is the valid session's (`holdsValid`). Sometimes
+ * only garbage of the name (then: no session, never an error).
+ */
+export function duplicateCookies(rng: Rng, cookie: string): { header: string; holdsValid: boolean } {
+  const name = cookie.slice(0, cookie.indexOf('='))
+  // One cookie-pair each (no ';'), short: at most 4 stand before the valid one, under the
+  // 8 candidates a request's cookies are tried up to, and the header is never cut.
+  const junk = () =>
+    (rng.int(2) === 0 ? `${name}=${randomCookieish(rng, rng.length(200))}` : hostileCookie(rng, cookie).slice(0, 300)).replaceAll(';', ',')
+  const before = Array.from({ length: rng.int(4) + 1 }, junk)
+  const after = Array.from({ length: rng.int(2) }, junk)
+  const holdsValid = rng.int(5) !== 0
+  return { header: [...before, ...(holdsValid ? [cookie] : []), ...after].join('; '), holdsValid }
+}
+
+/** Origin / Sec-Fetch-Site / Host as a browser, a forger or garbage would send them, for unsafe requests. */
+export function hostileFetchMetadata(rng: Rng, ownOrigin: string): Record<string, string> {
+  const origins = [ownOrigin, 'null', 'http://evil.example', `${ownOrigin}.evil.example`, ownOrigin.replace('127.0.0.1', 'localhost'), randomCookieish(rng, rng.length(100))]
+  const sites = ['same-origin', 'same-site', 'cross-site', 'none', randomCookieish(rng, rng.length(30))]
+  const out: Record<string, string> = {}
+  const kind = rng.int(4)
+  if (kind !== 1) out.origin = rng.pick(origins)
+  if (kind !== 0) out['sec-fetch-site'] = rng.pick(sites)
+  if (rng.int(4) === 0) out['x-forwarded-host'] = rng.pick(['evil.example', randomCookieish(rng, rng.length(40))])
+  return out
+}
+
 /** One fuzz request. */
 export interface FuzzCase {
   method: string
   path: string
   headers: Record<string, string>
+  /** Also acceptable: 403 with the JSON code CSRF (a cross-origin unsafe request refused). */
+  csrfRefusalAllowed?: boolean
+  /** The answer's body must contain this (e.g. the valid session's value). */
+  bodyIncludes?: string
 }
 
 /**

@@ -1,12 +1,13 @@
 /**
- * fuzz: hostile Cookie and Authorization headers (harness/fuzz.ts' generators), odd
+ * fuzz: hostile Cookie and Authorization headers, several session cookies in one request, and
+ * forged or garbage Origin / Sec-Fetch-Site on unsafe requests (harness/fuzz.ts' generators), odd
  * extra headers, and JSON bodies (valid, malformed, oversized, prototype-named fields, deep,
  * wrong content types) through every adapter: express, fastify, koa, hono, node:http, all in
  * one child process. Full: 20,000 cases per adapter (100,000); short: 1,000 per adapter.
  * Findings: any 5xx, any request without an answer, a malformed Set-Cookie, an `error`
  * event, a crash.
  */
-import { hostileCookie, Rng, utf8AsLatin1 } from '../../harness/fuzz.js'
+import { duplicateCookies, hostileCookie, hostileFetchMetadata, Rng, utf8AsLatin1 } from '../../harness/fuzz.js'
 import { spawnApp } from '../lib/app.js'
 import { HttpClient, NO_ANSWER } from '../lib/http.js'
 import { type Check, type Fault, int, verdict } from '../lib/types.js'
@@ -55,7 +56,7 @@ function makeCases(rng: Rng, n: number, valid: string): Case[] {
   return Array.from({ length: n }, () => {
     const headers: Record<string, string> = {}
     const kind = rng.int(10)
-    const cookie = rng.chance(0.7) ? hostileCookie(rng, valid) : valid
+    const cookie = rng.chance(0.7) ? hostileCookie(rng, valid) : rng.chance(0.3) ? duplicateCookies(rng, valid).header : valid
     if (kind <= 3) headers.cookie = cookie
     else if (kind === 4) headers.authorization = rng.pick([`Bearer ${cookie.slice(cookie.indexOf('=') + 1)}`, `bearer ${token}`, `Basic ${token}`, `Bearer`, `Bearer  ${token} `, utf8AsLatin1(`Bearer ${token}ø`)])
     else if (kind === 5) {
@@ -64,6 +65,8 @@ function makeCases(rng: Rng, n: number, valid: string): Case[] {
       headers['x-session-token'] = cookie.slice(0, 200)
       headers.host = rng.pick(['127.0.0.1', 'a..b', '[::1]', 'x'.repeat(300)])
     } else if (rng.chance(0.5)) headers.cookie = cookie
+    // Unsafe requests: half carry forged or garbage fetch metadata (a CSRF refusal is a 403, never a 5xx).
+    if (rng.chance(0.5)) Object.assign(headers, hostileFetchMetadata(rng, 'http://127.0.0.1'))
     if (kind >= 6) {
       const ct = rng.pick(CONTENT_TYPES)
       if (ct) headers['content-type'] = ct

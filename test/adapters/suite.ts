@@ -14,7 +14,7 @@ import { createSessions, memoryStore, StoreUnavailableError } from '../../src/in
 import { sqliteStore } from '../../src/stores/sqlite/index.js'
 import { until } from '../../harness/redis.js'
 import type { Sessions, SessionsOptions } from '../../src/index.js'
-import { type FuzzCase, hostileCookie, Rng, sendFromWorker } from '../../harness/fuzz.js'
+import { duplicateCookies, type FuzzCase, hostileCookie, hostileFetchMetadata, Rng, sendFromWorker } from '../../harness/fuzz.js'
 import { type AppHandle, Client, cookieAttributes, isClearing } from '../../harness/http.js'
 import { flakyStore, slowStore } from './stores.js'
 
@@ -486,7 +486,7 @@ export function describeAdapter(name: string, startApp: StartApp): void {
       })
     })
 
-    it(`survives ${FUZZ_RUNS} hostile Cookie / Authorization headers: no 5xx, no errors, no crash`, async (t) => {
+    it(`survives ${FUZZ_RUNS} hostile Cookie / Authorization / Origin / Sec-Fetch-Site headers and duplicate session cookies: no 5xx, no errors, no crash`, async (t) => {
       const seed = Number(process.env.FUZZ_SEED ?? randomInt(2 ** 31))
       t.diagnostic(`fuzz seed ${seed} (rerun: FUZZ_SEED=${seed})`)
       const uncaught: unknown[] = []
@@ -498,13 +498,20 @@ export function describeAdapter(name: string, startApp: StartApp): void {
           await client.post('/set?k=a&v=1')
           const valid = client.cookie ?? ''
           const rng = new Rng(seed)
-          const cases = Array.from({ length: FUZZ_RUNS }, (_, i) => {
+          const cases = Array.from({ length: FUZZ_RUNS }, (_, i): FuzzCase => {
+            // every seventh case: several session cookies, the valid one among garbage (the first that verifies wins)
+            if (i % 7 === 6) {
+              const { header, holdsValid } = duplicateCookies(rng, valid)
+              return { headers: { cookie: header }, method: 'GET', path: '/get?k=a', ...(holdsValid ? { bodyIncludes: '"value":1' } : {}) }
+            }
             const header = hostileCookie(rng, valid)
             // every fifth case puts the mutation in a bearer token instead
             const headers: Record<string, string> =
               i % 5 === 4 ? { authorization: `Bearer ${header.slice(header.indexOf('=') + 1)}` } : { cookie: header }
-            return { headers, method: i % 3 === 0 ? 'POST' : 'GET', path: i % 3 === 0 ? '/incr' : '/get?k=a' }
-          }) satisfies FuzzCase[]
+            if (i % 3 !== 0) return { headers, method: 'GET', path: '/get?k=a' }
+            // unsafe requests carry hostile fetch metadata: answered, or refused as CSRF (403), never a 5xx
+            return { headers: { ...headers, ...hostileFetchMetadata(rng, url) }, method: 'POST', path: '/incr', csrfRefusalAllowed: true }
+          })
           const failures = await sendFromWorker(url, cases, 32, SESSION_COOKIE)
           const why = `seed ${seed} (rerun: FUZZ_SEED=${seed}): ${failures.length} bad answers, first: ${failures.slice(0, 5).join('\n')}`
           assert.equal(failures.length, 0, why)
