@@ -10,6 +10,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import express from 'express'
 import { BusUnavailableError, CommandTimeoutError, ConfigurationError, createSessions, NotReplicatedError, type Sessions } from '../../src/index.js'
+import { springSessionStore } from '../../src/interop/index.js'
 import { redisStore } from '../../src/stores/redis/index.js'
 import { KeyLayout } from '../../src/stores/redis/keys.js'
 import { sessionRecord } from '../../src/testing/index.js'
@@ -101,8 +102,22 @@ describe('a Redis that stops answering', () => {
     }
   })
 
+  it("springSessionStore: a silent Redis fails a call with CommandTimeoutError, and the store serves again once it resumes", HANG, async () => {
+    const own = await startRedis()
+    const store = springSessionStore({ url: own.url, namespace: 'bh3:spring:session', commandTimeout: 200 })
+    try {
+      assert.equal(await store.load('x'.repeat(43), Date.now()), null)
+      await paused(own, () => assert.rejects(store.load('x'.repeat(43), Date.now()), (e: unknown) => e instanceof CommandTimeoutError && e.status === 503))
+      await until('the store answers again', async () => (await store.load('x'.repeat(43), Date.now())) === null, 10_000)
+    } finally {
+      await store.close()
+      await own.stop()
+    }
+  })
+
   it('refuses a commandTimeout that is not a duration', () => {
     assert.throws(() => redisStore({ url: server.url, commandTimeout: 'soon' as '1s' }), ConfigurationError)
+    assert.throws(() => springSessionStore({ url: server.url, commandTimeout: 0 }), ConfigurationError)
     assert.throws(() => redisStreamBus({ redis: { url: server.url }, commandTimeout: -1 }), ConfigurationError)
     assert.throws(() => quorumLocks({ masters: [{ url: server.url }, { url: server.url }, { url: server.url }], commandTimeout: '2 s' }), ConfigurationError)
   })

@@ -33,6 +33,7 @@
  * (an index entry is added before the session names the principal, so a reader that checks
  * the session never misses one), and changeId is a copy plus a guarded delete.
  */
+import { type Duration, toMs } from '../../core/duration.js'
 import { ConfigurationError, StoreUnavailableError } from '../../core/errors.js'
 import type { ApplyConditions, LoadOptions, ScanPage, SessionDelta, SessionStore, StoredSession } from '../../core/store.js'
 import { type Named, type RedisConnection, type RedisTarget, scriptRefusal, storeConnection, unavailable } from '../../redis/index.js'
@@ -79,6 +80,11 @@ export type SpringSessionStoreOptions = RedisTarget &
     connectTimeoutMs?: number
     /** Connection errors between reconnects (node-redis keeps reconnecting). Default: ignored. */
     onError?: (error: Error) => void
+    /**
+     * Longest wait for any one command's reply, as `redisStore`'s: past it the call fails with
+     * CommandTimeoutError (503) and the silent connection is made again. Default `'2s'`.
+     */
+    commandTimeout?: Duration
   }
 
 /** Spring's index name: FindByIndexNameSessionRepository.PRINCIPAL_NAME_INDEX_NAME. */
@@ -118,7 +124,13 @@ export function springSessionStore(options: SpringSessionStoreOptions) {
   }
   const connectTimeoutMs = options.connectTimeoutMs ?? 5_000
   if (!Number.isFinite(connectTimeoutMs) || connectTimeoutMs <= 0) throw new ConfigurationError('springSessionStore: connectTimeoutMs must be a positive number of milliseconds')
-  const connection = storeConnection(options, { connectTimeoutMs, onError: options.onError ?? (() => {}), feature: 'springSessionStore' })
+  const commandTimeoutMs = toMs(options.commandTimeout ?? '2s', 'springSessionStore: commandTimeout')
+  const connection = storeConnection(options, {
+    connectTimeoutMs,
+    onError: options.onError ?? (() => {}),
+    feature: 'springSessionStore',
+    timeouts: { commandTimeoutMs },
+  })
   const conn = () => connection.get()
 
   const ns = `${namespace}:`
