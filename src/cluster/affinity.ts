@@ -53,9 +53,20 @@ export function sessionAffinity(options: SessionAffinityOptions): SessionAffinit
     ring,
     pick(cookieHeader) {
       if (!cookie || !cookieHeader) return null
-      const raw = cookieValue(cookieHeader, cookie.name)
-      // Quoted or percent-encoded values (never ours, but legal) go through the full parser.
-      return pickToken(raw === undefined || !needsParser(raw) ? raw : cookie.read(cookieHeader))
+      // The common case, found in place: the first value of each name the manager reads, in
+      // its order (`__Host-sid` before `sid` where the prefix is in use).
+      for (const name of cookie.hostName === null ? [cookie.name] : [cookie.hostName, cookie.name]) {
+        const raw = cookieValue(cookieHeader, name)
+        const owner = raw === undefined || needsParser(raw) ? null : pickToken(raw)
+        if (owner !== null) return owner
+      }
+      // Several cookies of the name, or quoted or percent-encoded values (never ours, but
+      // legal): as the manager reads them, the first that verifies.
+      for (const { token } of cookie.candidates(cookieHeader)) {
+        const owner = pickToken(token)
+        if (owner !== null) return owner
+      }
+      return null
     },
     pickToken,
   }

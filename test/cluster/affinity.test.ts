@@ -71,6 +71,16 @@ describe('sessionAffinity', () => {
     assert.equal(affinity.pickToken(undefined), null)
   })
 
+  it('reads __Host-sid (written over HTTPS by default) and, among several session cookies, the first that verifies, as the manager does', () => {
+    const id = sessions.tokens.newId()
+    const token = sessions.tokens.issue(id)
+    const owner = affinity.ring.owner(id)
+    assert.equal(affinity.pick(`__Host-sid=${token}`), owner)
+    assert.equal(affinity.pick(`sid=garbage; __Host-sid=${token}`), owner)
+    assert.equal(affinity.pick(`sid=${token.slice(0, -2)}xx; other=1; sid=${token}`), owner, 'a garbage first cookie does not hide the valid one')
+    assert.equal(affinity.pick(`__Host-sid=forged; sid=${token}`), owner)
+  })
+
   it('follows the manager’s cookie name and header-only set-ups', () => {
     const named = createSessions({ secret: SECRET, cookie: { name: 'app_sess', hostPrefix: true }, sweepInterval: false })
     const id = named.tokens.newId()
