@@ -102,6 +102,9 @@ export class SessionCookie {
     // (RFC 6265 §4.2.1, no pair may contain one), so each pair goes through the parser alone.
     for (const pair of header.split(';')) {
       if (prefixed.length + plain.length >= MAX_CANDIDATES) break
+      // On every request's path: only a pair that names us is parsed (the parser decodes
+      // values, never names, and the prefixed name contains the plain one).
+      if (!pair.includes(this.name)) continue
       let parsed: Record<string, string | undefined>
       try {
         parsed = parse(pair)
